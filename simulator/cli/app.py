@@ -1,0 +1,103 @@
+"""The command line: run the simulator (window or headless), or one of the ``models`` / ``bench`` commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+from simulator import __version__
+from simulator.errors import SimulatorError
+
+SUBCOMMANDS = ("models", "bench")
+
+
+def _run_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py", description="Run AWS DeepLens Lambdas unmodified on any camera.",
+                                epilog="other commands: main.py models --help | main.py bench --help")
+    p.add_argument("--headless", action="store_true", help="no window: serve the web viewer instead")
+    p.add_argument("--project", metavar="NAME|DIR|FILE.py", help="sample project name, project folder or Lambda file")
+    p.add_argument("--source", metavar="SPEC",
+                   help="webcam index (0), video file, image, folder, rtsp:// or http:// URL, 'pattern', 'demo' "
+                        "(default: webcam 0 if present, else the bundled demo clip)")
+    p.add_argument("--profile", default="host", metavar="NAME|FILE.yaml", help="hardware profile (default: host)")
+    p.add_argument("--mqtt-port", type=int, default=1883, metavar="N", help="embedded broker port (0 = any free)")
+    p.add_argument("--broker", metavar="HOST:PORT", help="use an external MQTT broker instead of the embedded one")
+    p.add_argument("--http-port", type=int, default=8080, metavar="N", help="web viewer port (0 = any free)")
+    p.add_argument("--thing-name", metavar="NAME", help="AWS_IOT_THING_NAME (default: deeplens_<uuid>, stable)")
+    p.add_argument("--artifacts", type=Path, metavar="DIR", help="stands in for /opt/awscam/artifacts")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this many seconds")
+    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument("--version", action="version", version=f"deeplens-simulator {__version__}")
+    return p
+
+
+def _sub_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="main.py")
+    sub = p.add_subparsers(dest="command", required=True)
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"simulator.cli.{name}").add_parser(sub)
+    return p
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for noisy in ("amqtt", "transitions", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
+
+
+def has_display() -> bool:
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal", "vnc"))
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] in SUBCOMMANDS:
+        args = _sub_parser().parse_args(argv)
+        _setup_logging("WARNING")
+        module = importlib.import_module(f"simulator.cli.{args.command}")
+        try:
+            return module.run(args)
+        except SimulatorError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    args = _run_parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    from simulator.config import RunConfig
+
+    try:
+        config = RunConfig(project=args.project, source=args.source, profile=args.profile,
+                           mqtt_port=args.mqtt_port, broker=args.broker, http_port=args.http_port,
+                           thing_name=args.thing_name, artifacts=args.artifacts)
+        if not args.headless:
+            gui = _try_gui()
+            if gui is not None:
+                return gui(config, args.duration)
+        from simulator.headless import run_headless
+
+        return run_headless(config, args.duration)
+    except SimulatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _try_gui():
+    """The GUI's run function, or None (with the reason printed) when a window cannot be opened."""
+    if not has_display():
+        print("no display found (DISPLAY/WAYLAND_DISPLAY unset): running headless", file=sys.stderr)
+        return None
+    try:
+        from gui.app import run_gui
+    except ImportError as exc:
+        print(f"the desktop window is not available ({exc}): running headless; "
+              "install it with: pip install -r requirements-gui.txt", file=sys.stderr)
+        return None
+    return run_gui

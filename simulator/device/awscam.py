@@ -1,0 +1,101 @@
+"""``awscam``: the camera and the inference engine as a DeepLens Lambda saw them."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from simulator.camera.frames import FrameSlot
+from simulator.device import context
+from simulator.device.runtime_state import stats
+from simulator.inference.loader import load_model
+from simulator.inference.results import parse_result
+
+log = logging.getLogger("awscam")
+
+_slot: FrameSlot | None = None
+_last_seq = 0
+_stale = 0
+
+
+class Runtime:
+    DLDT = 0
+    NEO = 1
+
+
+def getLastFrame():  # noqa: N802 - the device's name
+    """``(ret, frame)``: the newest camera frame (BGR uint8, the profile's format). Never blocks.
+
+    If no new frame arrived since the last call, the same frame comes back and this is counted
+    (``stale_frames`` in the status) and logged, rather than passed off as new.
+    """
+    global _slot, _last_seq, _stale
+    if _slot is None:
+        _slot = FrameSlot.attach(context.current().run_dir / context.FRAMES_FILE)
+    frame = _slot.read()
+    if frame is None:
+        return False, None
+    if frame.index == _last_seq:
+        _stale += 1
+        stats().add("stale_frames")
+        if _stale in (1, 10, 100) or _stale % 1000 == 0:
+            log.warning("getLastFrame returned the same frame again (%d times so far): the Lambda asks for "
+                        "frames faster than the camera delivers them", _stale)
+    _last_seq = frame.index
+    stats().add("frames_read")
+    return True, frame.image
+
+
+class Model:
+    """``awscam.Model(model_path, loading_config, runtime=0)``: a model on OpenVINO (GPU if present, else CPU)."""
+
+    def __init__(self, model_path, loading_config, runtime=0) -> None:
+        if runtime == Runtime.NEO:
+            raise RuntimeError(
+                f"awscam.Model({model_path!r}, runtime=1): the Neo runtime (SageMaker Neo compiled artifacts) "
+                "is not supported by the simulator; use runtime=0 with an IR, ONNX, TFLite or TF model")
+        if runtime != Runtime.DLDT:
+            raise ValueError(f"awscam.Model: unknown runtime {runtime!r} (0 = DLDT, 1 = Neo)")
+        config = loading_config or {}
+        requested = "GPU" if config.get("GPU", 0) else "CPU"
+        ctx = context.current()
+        path = ctx.remap(model_path)
+        self._model = load_model(path, requested, shown_path=str(model_path))
+        self.input_hw = self._model.input_hw
+        self._pacer = _make_pacer(self._model, ctx.profile, requested)
+        stats().update(model=str(model_path), model_input=list(self.input_hw), device=requested)
+        log.info("model %s loaded (input %dx%d)", model_path, self.input_hw[1], self.input_hw[0])
+
+    def doInference(self, frame):  # noqa: N802 - the device's name
+        """``{output_name: flat float32 array}`` for one frame (already resized by the caller)."""
+        if frame is None:
+            raise ValueError("doInference: frame is None (did getLastFrame fail?)")
+        start = time.perf_counter()
+        out = self._model.infer(np.asarray(frame))
+        host_ms = (time.perf_counter() - start) * 1000.0
+        status = None
+        if self._pacer is not None:
+            status = self._pacer.pace(start, host_ms)
+        s = stats()
+        s.add("inferences")
+        s.update(host_ms=round(host_ms, 3), pacing=status)
+        return out
+
+    def parseResult(self, model_type, raw):  # noqa: N802 - the device's name
+        """``{model_type: [...]}`` for 'classification', 'ssd' or 'segmentation' (see simulator.inference.results)."""
+        return parse_result(model_type, raw, self.input_hw)
+
+
+def _make_pacer(model, profile_name: str, device: str):
+    """The profile's pacing for this model, or None for the host profile (or if it cannot be predicted)."""
+    try:
+        from simulator.profiles.pacing import make_pacer
+    except ImportError:
+        return None
+    try:
+        return make_pacer(model.graph, profile_name, device)
+    except Exception as exc:  # noqa: BLE001 - pacing is advisory; inference must go on
+        log.warning("no latency prediction for this model on profile %s: %s", profile_name, exc)
+        return None

@@ -1,0 +1,124 @@
+"""The project stream: what a Lambda writes to ``/tmp/results.mjpeg`` reaches the simulator without a FIFO.
+
+On the device a Lambda made a FIFO with ``os.mkfifo`` and wrote JPEGs into it; the device's viewer read them.
+Here, inside the Lambda's process, ``os.mkfifo`` / ``open`` / ``os.remove`` of that one path are redirected:
+``open(path, 'w' | 'wb')`` returns a writer that accepts bytes (even in text mode, where real Python 3 raises
+TypeError), splits the stream into JPEGs and puts the newest into this device's shared slot. Nothing blocks,
+two simulated devices never collide (each has its own slot), and systems without ``mkfifo`` work the same.
+Like a FIFO whose reader displays at screen rate, the writer lets at most ``MAX_FPS`` frames a second through,
+so display threads that rewrite the same JPEG in a tight loop do not burn a core.
+"""
+
+from __future__ import annotations
+
+import builtins
+import io
+import os
+import threading
+import time
+
+from simulator.camera.slot import SharedSlot
+
+MAX_FPS = 60.0
+CAPACITY = 16 * 1024 * 1024
+SOI, EOI = b"\xff\xd8", b"\xff\xd9"
+
+
+class ProjectStreamWriter(io.RawIOBase):
+    """A write-only file object that turns concatenated JPEGs into frames of the project stream."""
+
+    def __init__(self, slot: SharedSlot) -> None:
+        super().__init__()
+        self._slot = slot
+        self._buf = bytearray()
+        self._last = 0.0
+        self.mode, self.name = "wb", "/tmp/results.mjpeg"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if isinstance(data, str):
+            data = data.encode("latin-1", errors="replace")
+        data = bytes(data)
+        self._buf += data
+        self._drain()
+        return len(data)
+
+    def _drain(self) -> None:
+        buf = self._buf
+        start = buf.find(SOI)
+        if start < 0:
+            del buf[:]
+            return
+        end = buf.find(EOI + SOI, start + 2)
+        newest = None
+        while end >= 0:  # several complete JPEGs: keep the last
+            newest = bytes(buf[start: end + 2])
+            start = end + 2
+            end = buf.find(EOI + SOI, start + 2)
+        if buf.endswith(EOI) and len(buf) - start > 4:
+            newest = bytes(buf[start:])
+            start = len(buf)
+        del buf[:start]
+        if len(buf) > CAPACITY:  # garbage without an end marker
+            del buf[:]
+        if newest is not None:
+            self._emit(newest)
+
+    def _emit(self, jpeg: bytes) -> None:
+        wait = self._last + 1.0 / MAX_FPS - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._last = time.monotonic()
+        if len(jpeg) <= self._slot.capacity:
+            self._slot.write(jpeg)
+
+    def flush(self) -> None:
+        pass
+
+
+_installed = threading.Lock()
+
+
+def install(slot_path, fifo_path: str = "/tmp/results.mjpeg") -> None:
+    """Redirect ``fifo_path`` in this process to the shared slot at ``slot_path``."""
+    if not _installed.acquire(blocking=False):
+        return
+    slot = SharedSlot.attach(slot_path)
+    real_open, real_mkfifo = builtins.open, getattr(os, "mkfifo", None)
+    real_remove, real_unlink = os.remove, os.unlink
+
+    def is_stream(path) -> bool:
+        try:
+            return os.path.abspath(os.fspath(path)) == fifo_path
+        except TypeError:
+            return False
+
+    def open_(file, mode="r", *args, **kwargs):
+        if is_stream(file) and any(c in mode for c in "wa"):
+            return ProjectStreamWriter(slot)
+        return real_open(file, mode, *args, **kwargs)
+
+    def mkfifo(path, mode=0o666, *args, **kwargs):
+        if is_stream(path):
+            return None
+        if real_mkfifo is None:
+            raise OSError("mkfifo is not available on this system")
+        return real_mkfifo(path, mode, *args, **kwargs)
+
+    def remove(path, *args, **kwargs):
+        if is_stream(path):
+            return None
+        return real_remove(path, *args, **kwargs)
+
+    def unlink(path, *args, **kwargs):
+        if is_stream(path):
+            return None
+        return real_unlink(path, *args, **kwargs)
+
+    builtins.open = open_
+    io.open = open_
+    os.mkfifo = mkfifo
+    os.remove = remove
+    os.unlink = unlink

@@ -1,0 +1,1 @@
+"""Inference: OpenVINO adapter, model store, substitutes for the device's lost models, result parsing."""

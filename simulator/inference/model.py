@@ -1,0 +1,27 @@
+"""What ``awscam.Model`` needs from anything that runs a model: an IR, a converted model or a substitute."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class InferenceModel(Protocol):
+    """A loaded, compiled model as the Lambda sees it.
+
+    ``input_hw`` is the (height, width) the Lambda resizes frames to (for a substitute: the size the
+    *original* device model had). ``infer`` takes the frame as the Lambda passes it (HWC uint8, HWC float32
+    in [0, 1] or CHW float32, any size) and returns ``{output_name: flat float32 array}`` laid out as the
+    original model's output was, so ``parseResult`` and Lambdas that parse raw outputs work unchanged.
+    ``graph`` is the ``openvino.Model`` actually run (the performance model reads it), or None.
+    """
+
+    name: str
+    input_hw: tuple[int, int]
+
+    @property
+    def graph(self): ...
+
+    def infer(self, frame: np.ndarray) -> dict[str, np.ndarray]: ...

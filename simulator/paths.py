@@ -1,0 +1,52 @@
+"""Where the simulator keeps its files: per-user data, cache and per-run runtime folders.
+
+Every location can be moved with an environment variable, which is what the tests do:
+``DEEPLENS_SIM_HOME`` (data: thing name, shadows, artifacts) and ``DEEPLENS_SIM_CACHE`` (downloaded models,
+converted IR, OpenVINO's compiled-model cache, the demo clip).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROFILES_DIR = PROJECT_ROOT / "hardware_profiles"
+PROJECTS_DIR = PROJECT_ROOT / "projects"
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+def data_dir() -> Path:
+    """Per-user state that must survive restarts (thing name, shadows, default artifacts)."""
+    override = os.environ.get("DEEPLENS_SIM_HOME")
+    path = Path(override) if override else _xdg("XDG_DATA_HOME", ".local/share") / "deeplens-sim"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Per-user cache that can be deleted at any time (models, IR, compiled blobs, demo clip)."""
+    override = os.environ.get("DEEPLENS_SIM_CACHE")
+    path = Path(override) if override else _xdg("XDG_CACHE_HOME", ".cache") / "deeplens-sim"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_artifacts_dir() -> Path:
+    """Stands in for the device's ``/opt/awscam/artifacts``."""
+    path = data_dir() / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def runtime_root() -> Path:
+    """A RAM-backed folder where one exists (/dev/shm), else the temp folder. Per-run folders live below it."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm
+    return Path(tempfile.gettempdir())

@@ -1,0 +1,109 @@
+"""Pace inference to the profile's predicted latency, and say plainly when this host cannot keep up.
+
+One Pacer per loaded model (``awscam.Model``); not meant to be shared between threads::
+
+    pacer = Pacer(profile, predicted_ms=prediction.ms)
+    result = pacer.run(compiled_request.infer, inputs)   # returns no sooner than predicted_ms after the call
+    pacer.status    # "paced to raspberry-pi-4: predicted 61.8 ms (host 4.6 ms)"
+                    # or "host too slow for this profile: 41.2 ms > predicted 30.0 ms"
+
+On the ``host`` profile (``pacing: false``) or without a prediction, pacing is a no-op that still measures.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from simulator.profiles.schema import Profile
+
+
+@dataclass(frozen=True)
+class PaceStats:
+    """A snapshot for status displays (``/api/status``, the log, the GUI)."""
+
+    profile: str
+    paced: bool
+    predicted_ms: float | None
+    host_ms: float | None  # mean of the recent inferences, as measured on this host
+    effective_ms: float | None  # what the caller experienced per inference (paced)
+    host_too_slow: bool
+    inferences: int
+    status: str
+
+    @property
+    def fps(self) -> float | None:
+        return 1000.0 / self.effective_ms if self.effective_ms else None
+
+
+class Pacer:
+    def __init__(self, profile: Profile, predicted_ms: float | None, *, window: int = 10,
+                 clock: Callable[[], float] = time.perf_counter, sleep: Callable[[float], None] = time.sleep):
+        self.profile = profile
+        self.predicted_ms = predicted_ms
+        self.enabled = bool(profile.pacing and predicted_ms and predicted_ms > 0)
+        self._clock, self._sleep = clock, sleep
+        self._host: deque[float] = deque(maxlen=max(1, window))
+        self._effective: deque[float] = deque(maxlen=max(1, window))
+        self._t0: float | None = None
+        self.inferences = 0
+        self.host_ms: float | None = None  # the last inference, measured
+
+    def start(self) -> None:
+        self._t0 = self._clock()
+
+    def finish(self) -> float:
+        """End the inference begun by :meth:`start`; sleep out the rest of the predicted time. Returns host ms."""
+        if self._t0 is None:
+            raise RuntimeError("Pacer.finish() called without start()")
+        t0, self._t0 = self._t0, None
+        host_ms = (self._clock() - t0) * 1e3
+        if self.enabled:
+            deadline = t0 + self.predicted_ms / 1e3
+            remaining = deadline - self._clock()
+            while remaining > 0:
+                self._sleep(remaining)
+                remaining = deadline - self._clock()
+        self._effective.append((self._clock() - t0) * 1e3)
+        self._host.append(host_ms)
+        self.host_ms = host_ms
+        self.inferences += 1
+        return host_ms
+
+    def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call ``fn(*args, **kwargs)`` paced. An exception propagates at once (not paced, not counted)."""
+        self.start()
+        try:
+            result = fn(*args, **kwargs)
+        except BaseException:
+            self._t0 = None
+            raise
+        self.finish()
+        return result
+
+    @property
+    def recent_host_ms(self) -> float | None:
+        return sum(self._host) / len(self._host) if self._host else None
+
+    @property
+    def host_too_slow(self) -> bool:
+        recent = self.recent_host_ms
+        return bool(self.enabled and recent is not None and recent > self.predicted_ms)
+
+    @property
+    def status(self) -> str:
+        recent = self.recent_host_ms
+        if not self.enabled:
+            measured = f"{recent:.1f} ms" if recent is not None else "no inference yet"
+            return f"{self.profile.name}: unpaced, host {measured}"
+        if self.host_too_slow:
+            return f"host too slow for this profile: {recent:.1f} ms > predicted {self.predicted_ms:.1f} ms"
+        host = f" (host {recent:.1f} ms)" if recent is not None else ""
+        return f"paced to {self.profile.name}: predicted {self.predicted_ms:.1f} ms{host}"
+
+    def stats(self) -> PaceStats:
+        effective = sum(self._effective) / len(self._effective) if self._effective else None
+        return PaceStats(self.profile.name, self.enabled, self.predicted_ms, self.recent_host_ms, effective,
+                         self.host_too_slow, self.inferences, self.status)

@@ -1,0 +1,1 @@
+"""The Lambda runtime: one process per Lambda (as Greengrass ran long-lived Lambdas), supervised."""

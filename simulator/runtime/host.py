@@ -1,0 +1,129 @@
+"""Entry point of a Lambda process: ``python -m simulator.runtime.host`` (the supervisor starts it).
+
+It makes the device's modules importable (ahead of any copies bundled beside the Lambda), redirects the
+project-stream FIFO, then imports the Lambda as Greengrass did — its module-level code starts its loop — and
+stays alive afterwards, as a long-lived Lambda did. An exception that escapes the import, or that ends the
+last working thread of the Lambda, ends the process with status 1 so the supervisor restarts it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+EXIT_CRASH = 1
+
+
+def _install_device_modules() -> None:
+    from simulator.device import awscam, greengrasssdk, mo
+
+    sys.modules["awscam"] = awscam
+    sys.modules["mo"] = mo
+    sys.modules["greengrasssdk"] = greengrasssdk
+
+
+def _numpy_compat() -> None:
+    """Aliases numpy 2 removed that device-era Lambdas still use (``np.int0``, ``np.float``, ...)."""
+    import numpy as np
+
+    for old, new in (("int0", np.intp), ("uint0", np.uintp), ("float", float), ("int", int),
+                     ("bool", bool), ("object", object), ("str", str)):
+        if old not in np.__dict__:
+            setattr(np, old, new)
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process if the simulator that started it is gone (no orphans, even after a kill -9)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _shutdown(*_args) -> None:
+    try:
+        from simulator.device.runtime_state import stats
+
+        stats().flush()
+    finally:
+        os._exit(0)
+
+
+def _thread_crash(args: threading.ExceptHookArgs) -> None:
+    name = args.thread.name if args.thread else "?"
+    print(f"Exception in Lambda thread {name}:", file=sys.stderr)
+    traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=sys.stderr)
+    others = [t for t in threading.enumerate()
+              if t is not args.thread and t is not threading.main_thread() and not t.daemon
+              and not t.name.startswith("simulator-")]
+    if not others:
+        print("the Lambda has no working thread left: ending its process", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(EXIT_CRASH)
+
+
+def load_lambda(path: Path):
+    """Import the Lambda file as a module named after it (so its loop starts, as on the device)."""
+    name = path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from simulator.device import context, display, greengrasssdk
+
+    ctx = context.current()
+    if ctx.lambda_file is None:
+        print("no Lambda file given", file=sys.stderr)
+        return 2
+    lambda_file = ctx.lambda_file.resolve()
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), name="simulator-watch", daemon=True).start()
+    signal.signal(signal.SIGTERM, _shutdown)
+    signal.signal(signal.SIGINT, _shutdown)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.setdefault("AWS_REGION", os.environ["AWS_DEFAULT_REGION"])
+    os.environ.setdefault("AWS_LAMBDA_FUNCTION_NAME", lambda_file.stem)
+    os.environ.setdefault("MY_FUNCTION_ARN",
+                          f"arn:aws:lambda:{os.environ['AWS_DEFAULT_REGION']}:000000000000:function:{lambda_file.stem}")
+    _numpy_compat()
+    _install_device_modules()
+    display.install(ctx.run_dir / context.PROJECT_FILE, context.PROJECT_STREAM_PATH)
+    threading.excepthook = _thread_crash
+    sys.path.insert(0, str(lambda_file.parent))
+    sys.argv = [str(lambda_file)]
+    module = load_lambda(lambda_file)  # a crash here propagates: traceback + exit status 1
+    for attr in ("function_handler", "lambda_handler", "handler"):
+        handler = getattr(module, attr, None)
+        if callable(handler):
+            greengrasssdk.local_functions.setdefault(lambda_file.stem, handler)
+            greengrasssdk.local_functions.setdefault(os.environ["AWS_LAMBDA_FUNCTION_NAME"], handler)
+            break
+    while True:  # a long-lived Lambda stays loaded, its threads doing the work
+        time.sleep(3600)
+
+
+if __name__ == "__main__":
+    try:
+        code = main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else EXIT_CRASH
+    except BaseException:  # noqa: BLE001 - reported, then the supervisor restarts us
+        traceback.print_exc()
+        code = EXIT_CRASH
+    sys.stderr.flush()
+    sys.stdout.flush()
+    os._exit(code)

@@ -1,0 +1,23 @@
+"""Checks a Lambda file before it is deployed: it exists and it compiles (errors name file and line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simulator.errors import LambdaError
+
+
+def check_lambda_file(path: Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise LambdaError(f"Lambda file not found: {path}")
+    try:
+        source = path.read_bytes()
+        compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        where = f"{exc.filename or path}:{exc.lineno}" + (f":{exc.offset}" if exc.offset else "")
+        raise LambdaError(f"{where}: {type(exc).__name__}: {exc.msg}",
+                          hint="fix the Lambda file (it must be Python 3)") from None
+    except (OSError, ValueError) as exc:
+        raise LambdaError(f"cannot read Lambda file {path}: {exc}") from exc
+    return path.resolve()

@@ -1,0 +1,118 @@
+"""Unmodified Lambdas in both documented styles, end to end: real video file → Lambda process with real
+OpenVINO inference → real embedded broker → real paho subscriber, and the project stream over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import cv2
+import numpy as np
+import pytest
+import requests
+
+from tests.conftest import ROOT
+
+LAMBDAS = ROOT / "tests" / "lambdas"
+
+
+def read_mjpeg_frames(url: str, count: int, timeout: float = 60.0) -> list[np.ndarray]:
+    """Decode ``count`` JPEG parts from a multipart/x-mixed-replace stream."""
+    frames: list[np.ndarray] = []
+    with requests.get(url, stream=True, timeout=timeout) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        buf = b""
+        deadline = time.monotonic() + timeout
+        for chunk in resp.iter_content(chunk_size=65536):
+            buf += chunk
+            while True:
+                start, end = buf.find(b"\xff\xd8"), buf.find(b"\xff\xd9")
+                if start < 0 or end < 0:
+                    break
+                if end < start:
+                    buf = buf[start:]
+                    continue
+                image = cv2.imdecode(np.frombuffer(buf[start:end + 2], np.uint8), cv2.IMREAD_COLOR)
+                buf = buf[end + 2:]
+                if image is not None:
+                    frames.append(image)
+            if len(frames) >= count or time.monotonic() > deadline:
+                break
+    return frames
+
+
+def is_magenta(pixel: np.ndarray) -> bool:
+    b, g, r = (int(v) for v in pixel)
+    return b > 200 and r > 200 and g < 80
+
+
+def wait_status(device, predicate, timeout: float = 60.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = device.status()
+        if predicate(status):
+            return status
+        time.sleep(0.2)
+    pytest.fail(f"status never matched; last: {json.dumps(device.status(), default=str)[:800]}")
+
+
+@pytest.mark.parametrize("lambda_path", [LAMBDAS / "style2018", LAMBDAS / "greengrassHelloWorld.py"],
+                         ids=["2018-lambda_function", "2017-greengrassHelloWorld"])
+def test_lambda_runs_unmodified_end_to_end(lambda_path, run_device, subscribe, tiny_artifacts, video_file):
+    device, viewer = run_device(project=str(lambda_path), source=str(video_file), artifacts=tiny_artifacts)
+    sub = subscribe(device.mqtt_port, "$aws/things/+/infer")
+
+    topic, payload = sub.wait_for(lambda m: m[1].startswith(b"{"))
+    assert topic == f"$aws/things/{device.thing_name}/infer"
+    result = json.loads(payload)
+    colour = next(k for k in result if k in ("blue", "green", "red"))
+    assert 0.0 < result[colour] <= 1.0
+    # the clip is red, then green, then blue: the model's answer must follow the camera
+    seen = set()
+    deadline = time.monotonic() + 60
+    while len(seen) < 3 and time.monotonic() < deadline:
+        seen |= {k for _, p in sub.messages if p.startswith(b"{") for k in json.loads(p) if k in ("blue", "green", "red")}
+        time.sleep(0.2)
+    assert seen == {"blue", "green", "red"}
+
+    frames = read_mjpeg_frames(viewer.url + "stream/project.mjpeg", count=3)
+    assert len(frames) == 3
+    annotated = [f for f in frames if is_magenta(f[5, 5])]
+    assert annotated, "the project stream never showed the Lambda's magenta marker"
+
+    status = requests.get(viewer.url + "api/status", timeout=10).json()
+    assert status["lambda"]["state"] == "running" and status["lambda"]["restarts"] == 0
+    assert status["thing_name"] == device.thing_name
+    assert status["broker"]["port"] == device.mqtt_port
+
+
+def test_device_stream_serves_camera_frames(run_device, tiny_artifacts, video_file):
+    device, viewer = run_device(project=str(LAMBDAS / "style2018"), source=str(video_file),
+                                artifacts=tiny_artifacts)
+    frames = read_mjpeg_frames(viewer.url + "stream/device.mjpeg", count=2)
+    assert len(frames) == 2 and frames[0].shape == (360, 640, 3)
+    assert not is_magenta(frames[0][5, 5])  # the raw camera, not the annotated stream
+
+
+def test_crashing_lambda_is_restarted_while_stream_and_broker_stay_up(
+        run_device, subscribe, tiny_artifacts, video_file, monkeypatch):
+    monkeypatch.setenv("TEST_CRASH_AFTER", "5")
+    device, viewer = run_device(project=str(LAMBDAS / "style2018"), source=str(video_file),
+                                artifacts=tiny_artifacts)
+    infer = subscribe(device.mqtt_port, "$aws/things/+/infer")
+    status_sub = subscribe(device.mqtt_port, f"deeplens/{device.thing_name}/status")
+
+    _, payload = status_sub.wait_for(lambda m: b'"restart"' in m[1])
+    event = json.loads(payload)
+    assert event["event"] == "restart" and event["exit_code"] == 1
+    assert "deliberate crash after 5 frames" in event["error"]
+
+    status = wait_status(device, lambda s: s["lambda"]["restarts"] >= 2)
+    assert "deliberate crash" in status["lambda"]["last_error"]
+    # everything else kept running: the camera, the broker (messages still flow) and the viewer
+    count = len(infer.messages)
+    infer.wait_for(lambda m: infer.messages.index(m) >= count and m[1].startswith(b"{"))
+    assert device.status()["camera"]["frames"] > 10
+    assert requests.get(viewer.url + "api/status", timeout=10).status_code == 200
+    assert read_mjpeg_frames(viewer.url + "stream/device.mjpeg", count=1)
