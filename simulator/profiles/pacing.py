@@ -50,6 +50,7 @@ class Pacer:
         self._t0: float | None = None
         self.inferences = 0
         self.host_ms: float | None = None  # the last inference, measured
+        self.prediction = None  # the perf.Prediction behind predicted_ms, when made by make_pacer
 
     def start(self) -> None:
         self._t0 = self._clock()
@@ -60,6 +61,12 @@ class Pacer:
             raise RuntimeError("Pacer.finish() called without start()")
         t0, self._t0 = self._t0, None
         host_ms = (self._clock() - t0) * 1e3
+        self.pace(t0, host_ms)
+        return host_ms
+
+    def pace(self, t0: float, host_ms: float) -> str:
+        """Record an inference that began at ``t0`` (the pacer's clock, ``time.perf_counter`` by default) and
+        took ``host_ms`` on this host; sleep until ``t0 + predicted_ms``. Returns the status line."""
         if self.enabled:
             deadline = t0 + self.predicted_ms / 1e3
             remaining = deadline - self._clock()
@@ -70,7 +77,7 @@ class Pacer:
         self._host.append(host_ms)
         self.host_ms = host_ms
         self.inferences += 1
-        return host_ms
+        return self.status
 
     def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``fn(*args, **kwargs)`` paced. An exception propagates at once (not paced, not counted)."""
@@ -107,3 +114,24 @@ class Pacer:
         effective = sum(self._effective) / len(self._effective) if self._effective else None
         return PaceStats(self.profile.name, self.enabled, self.predicted_ms, self.recent_host_ms, effective,
                          self.host_too_slow, self.inferences, self.status)
+
+
+def make_pacer(graph, profile: Profile | str, device: str = "CPU", precision: str | None = None) -> Pacer | None:
+    """A Pacer for ``graph`` (an ``openvino.Model``) on ``profile`` (a Profile or a profile name/path) and the
+    device the Lambda asked for; None for an unpaced profile such as ``host``.
+
+    Raises ValueError when the latency cannot be predicted (no graph); callers treat pacing as advisory.
+    """
+    from simulator.profiles.loader import load_profile
+    from simulator.profiles.perf import predict_latency_ms
+
+    if not isinstance(profile, Profile):
+        profile = load_profile(profile)
+    if not profile.pacing:
+        return None
+    if graph is None:
+        raise ValueError(f"no graph to predict from, so profile '{profile.name}' cannot pace this model")
+    prediction = predict_latency_ms(graph, profile, device, precision)
+    pacer = Pacer(profile, prediction.ms)
+    pacer.prediction = prediction
+    return pacer

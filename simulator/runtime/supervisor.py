@@ -49,6 +49,7 @@ class LambdaSupervisor:
         self._log = logging.getLogger(f"lambda.{self.status.name}")
         self._proc: subprocess.Popen | None = None
         self._stop = threading.Event()
+        self._spawn_lock = threading.Lock()  # stop() and a (re)spawn never interleave
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -89,7 +90,10 @@ class LambdaSupervisor:
         while not self._stop.is_set():
             self.status.state = "starting"
             self.status.recent_errors.clear()
-            proc = self._proc = self._spawn()
+            with self._spawn_lock:
+                if self._stop.is_set():
+                    break
+                proc = self._proc = self._spawn()
             self.status.pid, self.status.started_at = proc.pid, time.time()
             pumps = [threading.Thread(target=self._pump, args=(s, k), daemon=True)
                      for s, k in ((proc.stdout, "stdout"), (proc.stderr, "stderr"))]
@@ -121,8 +125,9 @@ class LambdaSupervisor:
         self.status.state, self.status.pid = "stopped", None
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        proc = self._proc
+        with self._spawn_lock:
+            self._stop.set()
+            proc = self._proc
         if proc is not None and proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGTERM)

@@ -1,0 +1,129 @@
+"""The command line as a user meets it: the demo runs and ends cleanly; bad input gets one clear message,
+a non-zero exit, and nothing is left running."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+import psutil
+import pytest
+
+from tests.conftest import ROOT
+
+MAIN = [sys.executable, str(ROOT / "main.py")]
+
+
+def leftovers(thing: str, pid: int) -> list[str]:
+    """Lambda processes of that thing, and runtime folders of that simulator process, still present."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if "simulator.runtime.host" in " ".join(proc.info["cmdline"] or []) \
+                    and proc.environ().get("AWS_IOT_THING_NAME") == thing:
+                found.append(f"process {proc.pid}")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    found += glob.glob(f"/dev/shm/deeplens-sim-{pid}-*") + glob.glob(f"/tmp/deeplens-sim-{pid}-*")
+    return found
+
+
+def run_main(*args: str, timeout: float = 120) -> tuple[subprocess.CompletedProcess, str]:
+    thing = f"test_{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen([*MAIN, "--headless", "--mqtt-port", "0", "--http-port", "0",
+                             "--thing-name", thing, *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    out, err = proc.communicate(timeout=timeout)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    assert leftovers(thing, proc.pid) == [], "something was left running"
+    return result, thing
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("error:")]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--source", "/no/such/clip.mp4"], "cannot open source '/no/such/clip.mp4': no such file or folder"),
+    (["--source", "9"], "cannot open camera webcam 9"),
+    (["--project", "no_such_sample"], "unknown project 'no_such_sample'"),
+    (["--project", "/no/such/lambda_function.py"], "Lambda file not found: /no/such/lambda_function.py"),
+    (["--profile", "no_such_board"], "unknown hardware profile 'no_such_board'"),
+], ids=["missing-file", "missing-webcam", "unknown-project", "missing-lambda", "unknown-profile"])
+def test_bad_input_gets_one_clear_error(args, expected):
+    result, _ = run_main("--source", "pattern", *args)
+    assert result.returncode == 2
+    errors = error_lines(result)
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+
+
+def test_lambda_with_syntax_error_names_file_and_line(tmp_path):
+    bad = tmp_path / "lambda_function.py"
+    bad.write_text("import awscam\n\ndef infinite_infer_run(:\n    pass\n")
+    result, _ = run_main("--source", "pattern", "--project", str(bad))
+    assert result.returncode == 2
+    assert error_lines(result) == [f"error: {bad}:3:24: SyntaxError: invalid syntax"]
+
+
+@pytest.mark.parametrize("flag", ["--mqtt-port", "--http-port"])
+def test_port_in_use_is_reported_and_nothing_left_running(flag, tiny_artifacts):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result, _ = run_main("--source", "pattern", "--artifacts", str(tiny_artifacts),
+                             "--project", str(ROOT / "tests/lambdas/style2018"), flag, str(port))
+    assert result.returncode == 2
+    kind = "MQTT" if flag == "--mqtt-port" else "HTTP"
+    assert error_lines(result) == [f"error: {kind} port 127.0.0.1:{port} is already in use"]
+
+
+def test_ctrl_c_stops_everything(tiny_artifacts, video_file):
+    thing = f"test_{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen([*MAIN, "--headless", "--mqtt-port", "0", "--http-port", "0", "--thing-name", thing,
+                             "--source", str(video_file), "--artifacts", str(tiny_artifacts),
+                             "--project", str(ROOT / "tests/lambdas/style2018")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "viewer:" in proc.stdout.readline() + proc.stdout.readline()
+        deadline = time.monotonic() + 60
+        while not any("simulator.runtime.host" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children()):
+            assert time.monotonic() < deadline, "the Lambda process never started"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    assert leftovers(thing, proc.pid) == []
+
+
+def test_demo_runs_on_the_bundled_clip_and_exits_zero(subscribe):
+    """`python main.py --headless --duration 20` on a machine without a webcam (as README's quick start)."""
+    env = dict(os.environ, OPENCV_LOG_LEVEL="ERROR")
+    proc = subprocess.Popen([*MAIN, "--headless", "--duration", "20"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        banner = [proc.stdout.readline() for _ in range(4)]
+        mqtt_line = next(line for line in banner if "MQTT:" in line)
+        port = int(mqtt_line.split(":")[2].split()[0])
+        sub = subscribe(port, "$aws/things/+/infer")
+        _, payload = sub.wait_for(lambda m: m[1].startswith(b"{") and len(json.loads(m[1])) > 0, timeout=18)
+        detections = json.loads(payload)
+        assert all(0.25 < p <= 1.0 for p in detections.values())
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert "demo clip" in "".join(banner)
+    assert "no webcam found: playing the bundled demo clip" in err
