@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import pytest
@@ -164,9 +165,11 @@ def test_pacer_start_finish_and_pace_with_an_external_measurement():
     assert pacer.finish() == pytest.approx(4.0)
     t0 = clock.now
     clock.now += 0.002
-    status = pacer.pace(t0, 2.0)
+    info = pacer.pace(t0, 2.0)
     assert (clock.now - t0) * 1000 == pytest.approx(10.0)
-    assert status.startswith("paced to raspberry-pi-5") and pacer.inferences == 2
+    assert info["status"].startswith("paced to raspberry-pi-5") and pacer.inferences == 2
+    assert info["predicted_ms"] == 10.0 and info["host_ms"] == pytest.approx(3.0) and info["paced"]
+    assert json.loads(json.dumps(info)) == info
 
 
 def test_pacer_on_host_profile_is_a_no_op_that_still_measures():

@@ -2,12 +2,13 @@
 
 One Pacer per loaded model (``awscam.Model``); not meant to be shared between threads::
 
-    pacer = Pacer(profile, predicted_ms=prediction.ms)
-    result = pacer.run(compiled_request.infer, inputs)   # returns no sooner than predicted_ms after the call
+    pacer = make_pacer(graph, "raspberry-pi-4", "CPU")   # None for the unpaced host profile
+    result = pacer.run(request.infer, inputs)       # returns no sooner than predicted_ms after the call
+    # or, timing it yourself:  t0 = time.perf_counter(); ...; info = pacer.pace(t0, host_ms)  (a dict)
     pacer.status    # "paced to raspberry-pi-4: predicted 61.8 ms (host 4.6 ms)"
                     # or "host too slow for this profile: 41.2 ms > predicted 30.0 ms"
 
-On the ``host`` profile (``pacing: false``) or without a prediction, pacing is a no-op that still measures.
+On an unpaced profile (``pacing: false``) or without a prediction, a Pacer only measures.
 """
 
 from __future__ import annotations
@@ -33,9 +34,20 @@ class PaceStats:
     inferences: int
     status: str
 
+    device: str | None = None
+    precision: str | None = None
+
     @property
     def fps(self) -> float | None:
         return 1000.0 / self.effective_ms if self.effective_ms else None
+
+    def as_dict(self) -> dict:
+        """JSON-ready (rounded) form, as the Lambda process shares it with the core."""
+        r = lambda v: None if v is None else round(v, 3)  # noqa: E731
+        return {"profile": self.profile, "paced": self.paced, "predicted_ms": r(self.predicted_ms),
+                "host_ms": r(self.host_ms), "effective_ms": r(self.effective_ms), "fps": r(self.fps),
+                "host_too_slow": self.host_too_slow, "inferences": self.inferences, "status": self.status,
+                "device": self.device, "precision": self.precision}
 
 
 class Pacer:
@@ -64,9 +76,9 @@ class Pacer:
         self.pace(t0, host_ms)
         return host_ms
 
-    def pace(self, t0: float, host_ms: float) -> str:
+    def pace(self, t0: float, host_ms: float) -> dict:
         """Record an inference that began at ``t0`` (the pacer's clock, ``time.perf_counter`` by default) and
-        took ``host_ms`` on this host; sleep until ``t0 + predicted_ms``. Returns the status line."""
+        took ``host_ms`` on this host; sleep until ``t0 + predicted_ms``. Returns ``stats().as_dict()``."""
         if self.enabled:
             deadline = t0 + self.predicted_ms / 1e3
             remaining = deadline - self._clock()
@@ -77,7 +89,7 @@ class Pacer:
         self._host.append(host_ms)
         self.host_ms = host_ms
         self.inferences += 1
-        return self.status
+        return self.stats().as_dict()
 
     def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Call ``fn(*args, **kwargs)`` paced. An exception propagates at once (not paced, not counted)."""
@@ -112,8 +124,10 @@ class Pacer:
 
     def stats(self) -> PaceStats:
         effective = sum(self._effective) / len(self._effective) if self._effective else None
+        p = self.prediction
         return PaceStats(self.profile.name, self.enabled, self.predicted_ms, self.recent_host_ms, effective,
-                         self.host_too_slow, self.inferences, self.status)
+                         self.host_too_slow, self.inferences, self.status,
+                         getattr(p, "device", None), getattr(p, "precision", None))
 
 
 def make_pacer(graph, profile: Profile | str, device: str = "CPU", precision: str | None = None) -> Pacer | None:

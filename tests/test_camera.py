@@ -1,0 +1,127 @@
+"""Camera sources, the shared-memory latest-frame slot, and the camera thread's format and pacing."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from simulator.camera.camera import Camera, fit_to_format
+from simulator.camera.frames import FrameSlot
+from simulator.camera.slot import SharedSlot
+from simulator.camera.sources import CaptureSource, ImagesSource, PatternSource, open_source
+from simulator.errors import SourceError
+from simulator.profiles import load_profile
+
+
+def _reader(path, out):
+    slot = FrameSlot.attach(path)
+    frame = slot.read()
+    out.put((frame.index, frame.image.shape, int(frame.image[0, 0, 0]), int(frame.image.sum() % 9973)))
+
+
+def test_frame_slot_crosses_processes_without_pickling_the_frame(tmp_path):
+    slot = FrameSlot.create(tmp_path / "frames", 2688, 1520)
+    image = np.random.default_rng(1).integers(0, 255, (1520, 2688, 3), dtype=np.uint8)
+    seq = slot.write(image)
+    out = mp.get_context("spawn").Queue()
+    p = mp.get_context("spawn").Process(target=_reader, args=(tmp_path / "frames", out))
+    p.start()
+    got = out.get(timeout=60)
+    p.join(30)
+    assert got == (seq, (1520, 2688, 3), int(image[0, 0, 0]), int(image.sum() % 9973))
+    slot.close()
+    assert not (tmp_path / "frames").exists()
+
+
+def test_slot_returns_newest_value_and_copies(tmp_path):
+    slot = SharedSlot.create(tmp_path / "s", 16)
+    reader = SharedSlot.attach(tmp_path / "s")
+    assert reader.read() is None
+    slot.write(b"first", meta=(1, 2))
+    slot.write(b"second", meta=(3,))
+    got = reader.read()
+    assert (got.seq, got.data.tobytes(), got.meta) == (2, b"second", (3, 0, 0, 0))
+    slot.write(b"third")
+    assert got.data.tobytes() == b"second"  # a private copy, not a view the writer overwrites
+    with pytest.raises(ValueError, match="does not fit"):
+        slot.write(b"x" * 17)
+    reader.close()
+    slot.close()
+
+
+def test_fit_to_format_crops_to_the_sensor_aspect():
+    image = np.zeros((720, 1280, 3), np.uint8)
+    image[:, :, 2] = 255
+    out = fit_to_format(image, 2688, 1520)
+    assert out.shape == (1520, 2688, 3) and out[0, 0, 2] == 255
+    square = fit_to_format(image, 300, 300)
+    assert square.shape == (300, 300, 3)
+    assert fit_to_format(image, None, None) is image
+
+
+def test_open_source_understands_every_kind_of_spec(tmp_path, video_file):
+    assert isinstance(open_source("0"), CaptureSource)
+    pattern = open_source("pattern:320x240@15")
+    assert isinstance(pattern, PatternSource) and (pattern.width, pattern.height, pattern.fps) == (320, 240, 15)
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((40, 60, 3), 10, np.uint8))
+    cv2.imwrite(str(tmp_path / "b.jpg"), np.full((80, 120, 3), 200, np.uint8))
+    folder = open_source(str(tmp_path))
+    folder.open()
+    frames = [folder.read() for _ in range(3)]
+    assert [f.shape for f in frames] == [(40, 60, 3)] * 3  # all at the first image's size, looping
+    assert [int(f[0, 0, 0]) for f in frames][:2] == [10, 200]
+    single = open_source(str(tmp_path / "a.png"))
+    assert isinstance(single, ImagesSource)
+    video = open_source(str(video_file))
+    video.open()
+    assert video.fps == pytest.approx(30) and video.read().shape == (360, 640, 3)
+    for _ in range(95):  # past the end of the 90-frame clip: it loops
+        assert video.read() is not None
+    video.close()
+    with pytest.raises(SourceError, match="no such file or folder"):
+        open_source(str(tmp_path / "missing.mp4"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match="holds no images"):
+        open_source(str(empty)).open()
+    with pytest.raises(SourceError, match="cannot open camera webcam 9"):
+        open_source("9").open()
+
+
+def test_camera_delivers_the_profile_format(tmp_path, video_file):
+    camera = Camera(open_source(str(video_file)), load_profile("deeplens").camera, tmp_path / "frames")
+    camera.start()
+    try:
+        reader = FrameSlot.attach(tmp_path / "frames")
+        first = reader.read()
+        assert first.image.shape == (1520, 2688, 3)  # DeepLens: 4 MP BGR
+        deadline = time.monotonic() + 30
+        while reader.read().index == first.index and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert reader.read().index > first.index  # the camera keeps running
+    finally:
+        camera.stop()
+    host = Camera(open_source(str(video_file)), load_profile("host").camera, tmp_path / "frames2")
+    host.start()
+    try:
+        assert host.frame_size == (640, 360)  # host: the source's own size
+    finally:
+        host.stop()
+
+
+def test_file_plays_at_its_own_rate_not_as_fast_as_it_decodes(tmp_path, video_file):
+    """Behaviour, not timing: over the first ~second, a paced file publishes far fewer frames than unpaced."""
+    def frames_after(realtime: bool, seconds: float = 1.0) -> int:
+        camera = Camera(open_source(str(video_file)), load_profile("host").camera,
+                        tmp_path / f"f{realtime}", realtime=realtime)
+        camera.start()
+        time.sleep(seconds)
+        camera.stop()
+        return camera.stats.frames
+
+    paced, unpaced = frames_after(True), frames_after(False)
+    assert paced < unpaced

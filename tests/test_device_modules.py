@@ -1,0 +1,216 @@
+"""The device's modules in-process: awscam, mo, greengrasssdk, the project-stream redirection, shadows."""
+
+from __future__ import annotations
+
+import builtins
+import io
+import json
+import logging
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from simulator.camera.frames import FrameSlot
+from simulator.camera.slot import SharedSlot
+from simulator.device import context
+from simulator.device.display import ProjectStreamWriter
+from simulator.device.shadow import ShadowError, ShadowStore
+from simulator.device.stats import StatsReader
+from simulator.inference.results import parse_result
+
+
+@pytest.fixture
+def device_env(tmp_path, monkeypatch, tiny_artifacts):
+    """The environment a Lambda process gets from the supervisor, with a frame slot and a stats slot."""
+    from simulator.broker.embedded import EmbeddedBroker
+
+    broker = EmbeddedBroker("127.0.0.1", 0).start()
+    slot = FrameSlot.create(tmp_path / context.FRAMES_FILE, 64, 48)
+    stats = StatsReader.create(tmp_path / context.STATS_FILE)
+    ctx = context.DeviceContext("deeplens_test", tmp_path, "127.0.0.1", broker.port, tiny_artifacts, "host",
+                                tmp_path / "shadows", None)
+    for k, v in ctx.env().items():
+        monkeypatch.setenv(k, v)
+    context.current.cache_clear()
+    from simulator.device import awscam, greengrasssdk, runtime_state
+
+    runtime_state.stats.cache_clear()
+    greengrasssdk._link.cache_clear()
+    greengrasssdk._store.cache_clear()
+    awscam._slot, awscam._last_seq, awscam._stale = None, 0, 0
+    yield ctx, slot, stats, broker
+    if greengrasssdk._link.cache_info().currsize:
+        greengrasssdk._link().stop()
+    greengrasssdk._link.cache_clear()
+    context.current.cache_clear()
+    slot.close()
+    stats.close()
+    broker.stop()
+
+
+def test_get_last_frame_never_blocks_and_reports_stale_frames(device_env, caplog):
+    from simulator.device import awscam
+
+    _, slot, stats, _ = device_env
+    assert awscam.getLastFrame() == (False, None)  # no frame yet: no blocking, ret False
+    slot.write(np.full((48, 64, 3), 7, np.uint8))
+    ret, frame = awscam.getLastFrame()
+    assert ret and frame.shape == (48, 64, 3) and frame[0, 0, 0] == 7
+    frame[:] = 0  # the Lambda draws on its copy; the camera's frame is untouched
+    with caplog.at_level(logging.WARNING, logger="awscam"):
+        ret, again = awscam.getLastFrame()
+    assert ret and again[0, 0, 0] == 7
+    assert "returned the same frame again" in caplog.text
+    from simulator.device.runtime_state import stats as writer
+
+    writer().flush()
+    assert stats.read()["stale_frames"] == 1
+
+
+def test_model_infers_on_any_frame_layout_and_parses(device_env):
+    from simulator.device import awscam
+
+    model = awscam.Model("/opt/awscam/artifacts/tiny_classifier.xml", {"GPU": 1})
+    assert model.input_hw == (64, 64)
+    red = np.zeros((64, 64, 3), np.uint8)
+    red[:, :, 2] = 250
+    outputs = [model.doInference(red),                                   # HWC uint8 (most Lambdas)
+               model.doInference(red.astype(np.float32).transpose(2, 0, 1)),  # CHW float32
+               model.doInference(cv2.resize(red, (300, 200)))]          # another model's size
+    for raw in outputs:
+        assert list(raw) == ["prob"] and raw["prob"].dtype == np.float32 and raw["prob"].shape == (3,)
+        parsed = model.parseResult("classification", raw)["classification"]
+        assert parsed[0]["label"] == 2 and parsed[0]["prob"] > parsed[1]["prob"]
+    with pytest.raises(ValueError, match="model_type must be one of"):
+        model.parseResult("yolo", outputs[0])
+
+
+def test_model_errors_are_clear(device_env):
+    from simulator.device import awscam
+    from simulator.errors import ModelNotFoundError
+
+    with pytest.raises(ModelNotFoundError, match="model file not found: /opt/awscam/artifacts/nothing.xml"):
+        awscam.Model("/opt/awscam/artifacts/nothing.xml", {"GPU": 0})
+    with pytest.raises(RuntimeError, match="Neo runtime .* is not supported"):
+        awscam.Model("/opt/awscam/artifacts/neo_model", {"GPU": 1}, runtime=awscam.Runtime.NEO)
+
+
+def test_parse_ssd_sorts_scales_and_clips():
+    rows = np.array([[0, 15, 0.4, 0.1, 0.2, 0.5, 0.6],
+                     [0, 8, 0.9, -0.1, 0.0, 1.2, 0.5],
+                     [-1, 0, 0, 0, 0, 0, 0],
+                     [0, 3, 0.99, 0, 0, 1, 1]], np.float32)  # after the end marker: ignored
+    ssd = parse_result("ssd", {"det": rows.reshape(-1)}, (300, 300))["ssd"]
+    assert [d["label"] for d in ssd] == [8, 15]
+    assert ssd[0] == {"label": 8, "prob": pytest.approx(0.9), "xmin": 0.0, "ymin": 0.0,
+                      "xmax": 300.0, "ymax": pytest.approx(150.0)}
+    assert ssd[1]["xmin"] == pytest.approx(30.0) and ssd[1]["ymax"] == pytest.approx(180.0)
+
+
+def test_parse_segmentation_gives_a_class_map():
+    scores = np.zeros((3, 4, 5), np.float32)
+    scores[1, :2] = 0.9
+    scores[2, 2:] = 0.8
+    seg = parse_result("segmentation", {"out": scores.reshape(-1)}, (4, 5))["segmentation"][0]
+    assert seg["label_map"].shape == (4, 5) and seg["labels"] == [1, 2]
+    assert seg["label_map"][0, 0] == 1 and seg["label_map"][3, 4] == 2
+    assert seg["prob_map"][3, 4] == pytest.approx(0.8)
+
+
+def test_project_stream_writer_takes_bytes_in_text_mode_and_keeps_newest(tmp_path):
+    slot = SharedSlot.create(tmp_path / "p", 1 << 20)
+    writer = ProjectStreamWriter(slot)
+    a = cv2.imencode(".jpg", np.full((20, 30, 3), 10, np.uint8))[1].tobytes()
+    b = cv2.imencode(".jpg", np.full((20, 30, 3), 240, np.uint8))[1].tobytes()
+    writer.write(a[:100])  # a partial JPEG is held back...
+    assert slot.read() is None
+    writer.write(a[100:])  # ...until it is complete
+    assert slot.read().data.tobytes() == a
+    writer.write(a + b)  # two JPEGs in one write: the newest wins
+    assert slot.read().data.tobytes() == b
+    slot.close()
+
+
+def test_fifo_path_is_redirected_and_other_files_are_untouched(tmp_path, monkeypatch):
+    from simulator.device import display
+
+    monkeypatch.setattr(builtins, "open", builtins.open)
+    monkeypatch.setattr(io, "open", io.open)
+    for name in ("mkfifo", "remove", "unlink"):
+        monkeypatch.setattr(os, name, getattr(os, name))
+    import threading
+
+    monkeypatch.setattr(display, "_installed", threading.Lock())
+    slot = SharedSlot.create(tmp_path / "project", 1 << 20)
+    display.install(tmp_path / "project")
+    os.mkfifo("/tmp/results.mjpeg")  # no real FIFO is made, no error if it "exists"
+    os.mkfifo("/tmp/results.mjpeg")
+    jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1]
+    with open("/tmp/results.mjpeg", "w") as fifo:  # the documented 'w' + bytes pattern
+        fifo.write(jpeg.tobytes())
+    assert slot.read().data.tobytes() == jpeg.tobytes()
+    (tmp_path / "other.txt").write_text("ordinary")
+    with open(tmp_path / "other.txt") as f:
+        assert f.read() == "ordinary"
+    slot.close()
+
+
+def test_shadow_store_semantics_and_persistence(tmp_path):
+    store = ShadowStore(tmp_path)
+    with pytest.raises(ShadowError, match="No shadow exists"):
+        store.get("t1")
+    accepted, delta = store.update("t1", {"state": {"desired": {"threshold": 0.5, "mode": "fast"}}})
+    assert accepted["version"] == 1 and delta == {"threshold": 0.5, "mode": "fast"}
+    _, delta = store.update("t1", {"state": {"reported": {"threshold": 0.5}}})
+    assert delta == {"mode": "fast"}
+    store.update("t1", {"state": {"desired": {"mode": None}}})  # null deletes
+    doc = ShadowStore(tmp_path).get("t1")  # a new store on the same folder: survives restarts
+    assert doc["version"] == 3 and doc["state"]["desired"] == {"threshold": 0.5}
+    assert "delta" not in doc["state"]
+    with pytest.raises(ShadowError, match="Version conflict"):
+        store.update("t1", {"state": {"reported": {"x": 1}}, "version": 1})
+    assert store.delete("t1")["version"] == 3
+    with pytest.raises(ShadowError):
+        store.get("t1")
+
+
+def test_greengrasssdk_publish_shadow_and_invoke(device_env, subscribe):
+    from simulator.device import greengrasssdk
+
+    ctx, _, _, broker = device_env
+    sub = subscribe(broker.port, f"$aws/things/{ctx.thing_name}/#")
+    client = greengrasssdk.client("iot-data")
+    client.publish(topic=f"$aws/things/{ctx.thing_name}/infer", payload=json.dumps({"cat": 0.8}))
+    client.publish(topic=f"$aws/things/{ctx.thing_name}/infer")  # payload defaults to b''
+    with pytest.raises(TypeError, match="bytes or str"):
+        client.publish(topic="x", payload={"not": "serialised"})
+    sub.wait_for(lambda m: m[1] == b'{"cat": 0.8}', timeout=10)
+    sub.wait_for(lambda m: m[1] == b"", timeout=10)
+
+    reply = client.update_thing_shadow(thingName=ctx.thing_name,
+                                       payload=json.dumps({"state": {"desired": {"fps": 5}}}))
+    assert json.loads(reply["payload"])["version"] == 1
+    sub.wait_for(lambda m: m[0].endswith("/shadow/update/delta") and b'"fps": 5' in m[1], timeout=10)
+    assert json.loads(client.get_thing_shadow(thingName=ctx.thing_name)["payload"])["state"]["delta"] == {"fps": 5}
+
+    greengrasssdk.local_functions["echo"] = lambda event, context: {"got": event}
+    lam = greengrasssdk.client("lambda")
+    result = lam.invoke(FunctionName="arn:aws:lambda:us-east-1:1:function:echo", Payload=json.dumps({"a": 1}))
+    assert json.loads(result["Payload"].read()) == {"got": {"a": 1}}
+    missing = lam.invoke(FunctionName="nobody", Payload=b"{}")
+    assert missing["FunctionError"] == "Unhandled"
+    with pytest.raises(ValueError, match="unknown service"):
+        greengrasssdk.client("s3")
+
+
+def test_mo_answers_mxnet_and_caffe_with_status_1_and_the_route(device_env, caplog):
+    from simulator.device import mo
+
+    with caplog.at_level(logging.ERROR, logger="mo"):
+        assert mo.optimize("deploy_ssd_resnet50_512", 512, 512) == (1, "")
+    assert "Export the model to ONNX" in caplog.text and "deploy_ssd_resnet50_512.onnx" in caplog.text
+    assert mo.optimize("frozen_model", 84, 84, platform="tf") == (2, "")  # no such file: optimizer failed
+    assert mo.optimize("m", 2000, 84, platform="tf")[0] == 2  # width above 1024
+    assert mo.optimize("m", 84, 84, platform="chainer")[0] == 1

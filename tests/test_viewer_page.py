@@ -1,0 +1,54 @@
+"""The viewer page in a real headless Chromium: both streams render, status and messages fill in."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is required in CI (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def test_page_shows_streams_status_and_messages(browser, run_device, tiny_artifacts, video_file, tmp_path):
+    device, viewer = run_device(project=str(ROOT / "tests/lambdas/style2018"), source=str(video_file),
+                                artifacts=tiny_artifacts)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    try:
+        page.goto(viewer.url, wait_until="domcontentloaded")
+        page.wait_for_function("document.getElementById('thing').textContent.length > 0", timeout=30000)
+        assert page.text_content("#thing") == device.thing_name
+        # both MJPEG streams decode into images in the browser
+        page.wait_for_function("document.getElementById('project').naturalWidth > 0", timeout=30000)
+        page.wait_for_function("document.getElementById('device').naturalWidth > 0", timeout=30000)
+        assert page.evaluate("document.getElementById('device').naturalWidth") == 640
+        # the Lambda's JSON shows up in the message list, with its topic
+        page.wait_for_function("[...document.querySelectorAll('#messages div')]"
+                               ".some(d => d.textContent.includes('/infer'))", timeout=30000)
+        infer = [t for t in page.locator("#messages div").all_text_contents() if "/infer" in t]
+        assert f"$aws/things/{device.thing_name}/infer" in infer[0] and '"style": 2018' in infer[0]
+        status = page.text_content("#status")
+        assert "running" in status and f"127.0.0.1:{device.mqtt_port}" in status and "host" in status
+        page.screenshot(path=str(tmp_path / "viewer.png"))
+        if os.environ.get("VIEWER_SCREENSHOT"):
+            page.screenshot(path=os.environ["VIEWER_SCREENSHOT"])
+    finally:
+        page.close()
