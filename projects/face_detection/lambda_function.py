@@ -66,11 +66,9 @@ def infinite_infer_run():
             for obj in parsed_inference_results[model_type]:
                 if obj['prob'] > detection_threshold:
                     # Add bounding boxes to full resolution frame
-                    xmin = int(xscale * obj['xmin']) \
-                           + int((obj['xmin'] - input_width / 2) + input_width / 2)
+                    xmin = int(xscale * obj['xmin'])
                     ymin = int(yscale * obj['ymin'])
-                    xmax = int(xscale * obj['xmax']) \
-                           + int((obj['xmax'] - input_width / 2) + input_width / 2)
+                    xmax = int(xscale * obj['xmax'])
                     ymax = int(yscale * obj['ymax'])
                     # See https://docs.opencv.org/3.4.1/d6/d6e/group__imgproc__draw.html
                     # for more information about the cv2.rectangle method.

@@ -101,3 +101,8 @@ def _try_gui():
               "install it with: pip install -r requirements-gui.txt", file=sys.stderr)
         return None
     return run_gui
+
+
+def run() -> int:
+    """Console-script entry point (``deeplens-sim``)."""
+    return main(sys.argv[1:])

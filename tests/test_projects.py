@@ -1,0 +1,106 @@
+"""Every sample project, end to end: its unmodified Lambda runs headless on the bundled demo clip (astronaut,
+then chelsea the cat, coffee, ...) with real inference, and publishes well-formed JSON on
+``$aws/things/<thing>/infer`` that says what the clip shows."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import pytest
+
+from simulator.inference.registry import registry
+from simulator.paths import PROJECTS_DIR
+from simulator.projects import available_projects, resolve_project
+
+DEVICE_MODULES = {"os", "json", "awscam", "cv2", "greengrasssdk", "local_display", "numpy", "time"}
+
+
+def as_json(payload: bytes):
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return None
+
+
+def is_prob(value) -> bool:
+    return isinstance(value, float) and 0.0 <= value <= 1.0
+
+
+# --- what each project must publish (predicates on the decoded JSON) ------------------------------------------
+
+def hotdog_ok(msg: dict) -> bool:
+    (label, prob), = msg.items()
+    assert label in ("Hotdog", "Not hotdog") and is_prob(prob), msg
+    return label == "Not hotdog"  # the demo clip shows no hot dog
+
+
+def cat_and_dog_ok(msg: dict) -> bool:
+    assert set(msg) == {"dog", "cat"} and all(is_prob(p) for p in msg.values()), msg
+    assert abs(msg["dog"] + msg["cat"] - 1.0) < 1e-3
+    return msg["cat"] > 0.5  # chelsea the cat appears 4 s into the clip
+
+
+def face_ok(msg: dict) -> bool:
+    assert set(msg) <= {"face"} and all(is_prob(p) for p in msg.values()), msg
+    return msg.get("face", 0.0) > 0.5  # the astronaut's face
+
+
+def pose_ok(msg: dict) -> bool:
+    points = msg["keypoints"]
+    assert len(points) == 17 and {"nose", "left_ankle", "right_wrist"} <= set(points), msg
+    for p in points.values():
+        assert set(p) == {"x", "y", "score"} and is_prob(p["score"]), p
+        assert -0.1 <= p["x"] <= 1.1 and -0.1 <= p["y"] <= 1.1, p
+    return points["nose"]["score"] > 0.3 and is_prob(msg["score"])
+
+
+def people_ok(msg: dict) -> bool:
+    assert set(msg) == {"people"} and isinstance(msg["people"], int) and msg["people"] >= 0, msg
+    return msg["people"] >= 1  # the astronaut
+
+
+def object_detection_ok(msg: dict) -> bool:
+    assert all(is_prob(p) for p in msg.values()), msg
+    return "person" in msg
+
+
+CHECKS = {
+    "hotdog": hotdog_ok,
+    "cat_and_dog": cat_and_dog_ok,
+    "face_detection": face_ok,
+    "pose": pose_ok,
+    "people_counter": people_ok,
+    "object_detection": object_detection_ok,
+}
+
+
+def test_every_project_is_checked_and_well_formed():
+    assert set(available_projects()) == set(CHECKS)
+    for name in available_projects():
+        project = resolve_project(name)
+        assert project.name == name and project.description
+        assert project.models and set(project.models) <= set(registry()), name
+        assert (project.lambda_file.parent / "local_display.py").is_file()
+        tree = ast.parse(project.lambda_file.read_text())
+        imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert imported <= DEVICE_MODULES, f"{name} imports {imported - DEVICE_MODULES}"
+        calls = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)]
+        assert any(getattr(c.value.func, "id", "") == "infinite_infer_run" for c in calls), name
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_project_publishes_what_the_clip_shows(name, run_device, subscribe):
+    device, _viewer = run_device(project=name, source="demo")
+    sub = subscribe(device.mqtt_port, "$aws/things/+/infer")
+    check = CHECKS[name]
+
+    topic, _ = sub.wait_for(lambda m: as_json(m[1]) is not None and check(as_json(m[1])), timeout=40)
+    assert topic == f"$aws/things/{device.thing_name}/infer"
+    texts = [p.decode() for _, p in sub.messages if as_json(p) is None]
+    assert not [t for t in texts if t.startswith("Error")], texts
+    results = [as_json(p) for _, p in sub.messages if as_json(p) is not None]
+    for msg in results:  # every JSON message is well formed, not only the one waited for
+        check(msg)
+    assert device.status()["lambda"]["restarts"] == 0
