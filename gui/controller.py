@@ -18,10 +18,11 @@ from gui.workers import FramePoller, SignalBatcher
 from simulator.broker.client import MqttLink
 from simulator.broker.monitor import Message
 from simulator.broker.topics import device_filters
-from simulator.camera.sources import probe_webcam
+from simulator.camera.sources import open_source, probe_webcam
 from simulator.config import RunConfig
 from simulator.core import SimulatedDevice
 from simulator.errors import SimulatorError
+from simulator.profiles import load_profile
 from simulator.projects import Project, resolve_project
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,9 @@ class DeviceController(QObject):
             self._probe_webcams(device)
 
     def _restart_job(self, config: RunConfig) -> None:
+        load_profile(config.profile)  # a typo must not take down the running device
+        if config.source:
+            open_source(config.source)
         project = self.project
         self._stop_job()
         self._start_job(config, project, project is not None)

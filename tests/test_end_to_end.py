@@ -116,3 +116,16 @@ def test_crashing_lambda_is_restarted_while_stream_and_broker_stay_up(
     assert device.status()["camera"]["frames"] > 10
     assert requests.get(viewer.url + "api/status", timeout=10).status_code == 200
     assert read_mjpeg_frames(viewer.url + "stream/device.mjpeg", count=1)
+
+
+def test_deeplens_profile_delivers_4mp_frames_and_paces_inference(run_device, subscribe, tiny_artifacts, video_file):
+    device, viewer = run_device(project=str(LAMBDAS / "style2018"), source=str(video_file),
+                                artifacts=tiny_artifacts, profile="deeplens")
+    sub = subscribe(device.mqtt_port, "$aws/things/+/infer")
+    _, payload = sub.wait_for(lambda m: m[1].startswith(b"{"))
+    assert json.loads(payload)["frame_shape"] == [1520, 2688, 3]  # what getLastFrame gave the Lambda
+    status = wait_status(device, lambda s: (s["inference"].get("pacing") or {}).get("predicted_ms") is not None)
+    pacing = status["inference"]["pacing"]
+    assert status["profile"] == "deeplens" and status["frame_size"] == [2688, 1520]
+    assert pacing["predicted_ms"] > 0 and pacing["status"].startswith(("paced to deeplens", "host too slow"))
+    assert status["inference"]["predicted_ms"] == pacing["predicted_ms"]

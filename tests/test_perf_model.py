@@ -193,12 +193,40 @@ def test_host_faster_than_pi5_faster_than_pi4(name, build):
     assert pi5 < pi4
     # Other load on this machine only adds time: the least of a few rounds estimates the unloaded latency.
     compiled = compile_for_host(g)
-    host_ms = float("inf")
+    host_ms, others = float("inf"), 0.0
     for _ in range(4):
-        host_ms = min(host_ms, measure_host_ms(compiled, iterations=15, statistic="min"))
+        ms, others = _while_watching_others(lambda: measure_host_ms(compiled, iterations=15, statistic="min"))
+        host_ms = min(host_ms, ms)
         if host_ms < pi5:
             break
+    if host_ms >= pi5 and others > 0.2:
+        pytest.skip(f"host busy: other processes used {others:.0%} of the CPUs while measuring "
+                    f"({host_ms:.1f} ms vs predicted Pi 5 {pi5:.1f} ms is not representative)")
     assert host_ms < pi5
+
+
+def _cpu_ticks() -> tuple[int, int] | None:
+    try:
+        values = [int(v) for v in open("/proc/stat").readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return sum(values), values[3] + values[4]  # total, idle + iowait
+
+
+def _while_watching_others(fn):
+    """fn()'s result and the fraction of all CPUs that other processes used meanwhile (0 where unknown)."""
+    import os
+    import resource
+    import time
+
+    before, mine, t0 = _cpu_ticks(), resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+    result = fn()
+    after, mine_after, wall = _cpu_ticks(), resource.getrusage(resource.RUSAGE_SELF), time.monotonic() - t0
+    if before is None or after is None or wall <= 0:
+        return result, 0.0
+    busy = ((after[0] - before[0]) - (after[1] - before[1])) / os.sysconf("SC_CLK_TCK")
+    ours = (mine_after.ru_utime + mine_after.ru_stime) - (mine.ru_utime + mine.ru_stime)
+    return result, max(0.0, busy - ours) / (wall * (os.cpu_count() or 1))
 
 
 @pytest.mark.parametrize("name,build", conv_nets(), ids=[n for n, _ in conv_nets()])

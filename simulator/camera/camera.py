@@ -99,7 +99,7 @@ class Camera:
         cap_fps = self.spec.fps
         t0 = time.monotonic()
         n_src = 1  # source frames consumed (the first one was published in start())
-        last_pub = t0
+        next_pub = t0  # the profile's camera rate: a schedule, so jitter in the source does not drop frames
         window_start, window_frames = t0, 0
         backoff = 0.5
         while not self._stop.is_set():
@@ -125,10 +125,11 @@ class Camera:
                 continue
             backoff, self.stats.error = 0.5, None
             now = time.monotonic()
-            if cap_fps and now - last_pub < 0.95 / cap_fps:
-                self.stats.dropped += 1  # the profile's camera is slower than the source
-                continue
-            last_pub = now
+            if cap_fps:
+                if now < next_pub:
+                    self.stats.dropped += 1  # the profile's camera is slower than the source
+                    continue
+                next_pub = max(next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps)
             self._publish(fit_to_format(image, *self._size))
             window_frames += 1
             if now - window_start >= 1.0:

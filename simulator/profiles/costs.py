@@ -10,6 +10,7 @@ Counting rules (batch as in the graph; dynamic batch is taken as 1):
   no other consumer are ``fused``: every runtime folds them into the producer's kernel, so they cost nothing.
 - Sub-graphs computed only from constants (weight decompression, FakeQuantize of weights) are folded: free.
 - Reshape, Squeeze, Unsqueeze, ShapeOf are zero-copy: free.
+- Loop / If / TensorIterator bodies are not entered: each counts as one ``other`` op.
 """
 
 from __future__ import annotations
@@ -131,7 +132,11 @@ def graph_costs(graph: ov.Model) -> GraphCosts:
             continue
         ins, outs = sum(in_e), sum(out_e)
         w_elems = sum(_elems(i.get_partial_shape()) or 0 for i in wts)
-        kind, macs, flops = _classify(node, t, ins, outs)
+        try:
+            kind, macs, flops = _classify(node, t, ins, outs)
+        except (RuntimeError, TypeError, IndexError):  # e.g. weights of unknown shape
+            dynamic += 1
+            continue
         if kind == "elementwise" and _fusable(node, t, act, kinds):
             kind = "fused"
         kinds[name] = kind
@@ -144,17 +149,17 @@ def graph_costs(graph: ov.Model) -> GraphCosts:
 def _classify(node: ov.Node, t: str, ins: int, outs: int) -> tuple[str, int, int]:
     if t in CONV or t in GROUP_CONV:
         w = [d.get_length() for d in node.input(1).get_partial_shape()]
-        if t in GROUP_CONV:
-            per_out = prod(w[2:])  # [G, Cout/G, Cin/G, k...]: Cin/G x kernel area per output
-            kind = "depthwise" if w[2] == 1 else "conv"
+        grouped = t in GROUP_CONV
+        if t.endswith("BackpropData"):
+            # transposed: every input element meets Cout (per group) x kernel area weights
+            # weights [Cin, Cout, k...] or [G, Cin/G, Cout/G, k...]
+            per_in, cin_per_group = (prod(w[2:]), w[1]) if grouped else (prod(w[1:]), w[0])
+            macs = _elems(node.input(0).get_partial_shape()) * per_in
         else:
-            per_out = prod(w[1:])  # [Cout, Cin, k...]
-            kind = "conv"
-        if t.endswith("BackpropData"):  # transposed: every input element meets Cout x kernel area weights
-            first = node.input(0).get_partial_shape()
-            macs = _elems(first) * (prod(w[1:]) if t not in GROUP_CONV else prod(w[1:2] + w[3:]))
-        else:
+            # weights [Cout, Cin, k...] or [G, Cout/G, Cin/G, k...]: Cin (per group) x kernel area per output
+            per_out, cin_per_group = (prod(w[2:]), w[2]) if grouped else (prod(w[1:]), w[1])
             macs = outs * per_out
+        kind = "depthwise" if grouped and cin_per_group == 1 else "conv"
         return kind, macs, 2 * macs
     if t in GEMM:
         a = [d.get_length() for d in node.input(0).get_partial_shape()]

@@ -75,7 +75,7 @@ def predict_costs(costs: GraphCosts, profile: Profile, device: str = "CPU", prec
                   measured_ms: float | None = None) -> Prediction:
     """Like :func:`predict_latency_ms` for already counted costs (reuse them across profiles)."""
     if not profile.predicts:
-        return Prediction(measured_ms, costs.flops, costs.params, "CPU", precision or "FP32", profile.name,
+        return Prediction(measured_ms, costs.flops, costs.params, "CPU", (precision or "FP32").upper(), profile.name,
                           measured=True, note="measured on this host" if measured_ms is not None else
                           "host profile: latency is measured, not predicted")
     device, precision, note = resolve(profile, device, precision, costs)

@@ -1,0 +1,239 @@
+"""The simulator's main window: pickers and Deploy/Stop on top, an error banner, the project stream large (the
+device stream small, swappable), the MQTT inspector and Lambda log below, status and latency plot on the side.
+
+Widgets never call the device: they send requests to the ``DeviceController`` and are fed by its signals.
+"""
+
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QTabWidget,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from gui.banner import Banner
+from gui.controller import DeviceController
+from gui.inspector import MqttInspector
+from gui.latency_plot import LatencyPlot
+from gui.log_view import LambdaLog, describe_event
+from gui import refcount_guard
+from gui.pickers import ProfilePicker, ProjectPicker, SourcePicker
+from gui.status_panel import StatusPanel
+from gui.stream_view import StreamView
+from gui.workers import DEVICE, PROJECT
+from simulator.config import RunConfig
+from simulator.projects import DEFAULT_PROJECT
+
+NO_PROJECT = "No Lambda deployed — pick a project and press Deploy"
+
+
+def panel(title: str, *widgets: QWidget, extra: QWidget | None = None, stretch: int = 0) -> QFrame:
+    """A rounded dark card with a small uppercase title (and an optional widget at the title's right)."""
+    frame = QFrame(objectName="panel")
+    layout = QVBoxLayout(frame)
+    layout.setContentsMargins(10, 8, 10, 10)
+    head = QHBoxLayout()
+    head.addWidget(QLabel(title.upper(), objectName="panelTitle"), 1)
+    if extra is not None:
+        head.addWidget(extra)
+    layout.addLayout(head)
+    for w in widgets:
+        layout.addWidget(w, stretch)
+    return frame
+
+
+def source_spec(description: str, configured: str | None) -> str:
+    """The picker spec of the source the device opened (it chooses webcam 0 or the demo when none is given)."""
+    if description == "demo clip":
+        return "demo"
+    if m := re.fullmatch(r"webcam (\d+)", description):
+        return m.group(1)
+    return configured or description
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, controller: DeviceController | None = None) -> None:
+        refcount_guard.ensure()
+        super().__init__()
+        self.setWindowTitle("DeepLens simulator")
+        self.resize(1440, 900)
+        self.controller = controller or DeviceController(self)
+        self._closed = False
+        self._build()
+        self._connect()
+
+    # -- building --------------------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.source_picker, self.profile_picker, self.project_picker = SourcePicker(), ProfilePicker(), ProjectPicker()
+        self.deploy_button = QPushButton("Deploy", objectName="primary")
+        self.deploy_button.setToolTip("Run the chosen project on the device (replaces the running Lambda)")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the running Lambda (camera and broker keep running)")
+        self.thing_label = QLabel("", objectName="thing")
+        header = QWidget(objectName="header")
+        bar = QHBoxLayout(header)
+        bar.setContentsMargins(14, 8, 14, 8)
+        bar.addWidget(QLabel("DeepLens simulator", objectName="appTitle"))
+        bar.addWidget(self.thing_label, 1)
+        for text, picker in (("Source", self.source_picker), ("Profile", self.profile_picker),
+                             ("Project", self.project_picker)):
+            bar.addSpacing(8)
+            bar.addWidget(QLabel(text, objectName="key"))
+            bar.addWidget(picker)
+        bar.addSpacing(4)
+        bar.addWidget(self.deploy_button)
+        bar.addWidget(self.stop_button)
+
+        self.banner = Banner()
+        self.project_view = StreamView(PROJECT, "Project stream", "Waiting for the project stream…")
+        self.device_view = StreamView(DEVICE, "Device stream", "Waiting for the camera…")
+        self.views = {PROJECT: self.project_view, DEVICE: self.device_view}
+        self.large_slot, self.small_slot = QVBoxLayout(), QVBoxLayout()
+        for slot in (self.large_slot, self.small_slot):
+            slot.setContentsMargins(0, 0, 0, 0)
+        self.large_slot.addWidget(self.project_view)
+        self.small_slot.addWidget(self.device_view)
+        large, small = QWidget(), QWidget()
+        large.setLayout(self.large_slot)
+        small.setLayout(self.small_slot)
+        small.setMinimumHeight(190)
+        self.swap_button = QToolButton(text="⇄ Swap")
+        self.swap_button.setToolTip("Swap the large and the small stream (or click the small one)")
+
+        self.inspector, self.log_view = MqttInspector(), LambdaLog()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.inspector, "MQTT inspector")
+        self.tabs.addTab(self.log_view, "Lambda log")
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(large)
+        left.addWidget(self.tabs)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+        left.setChildrenCollapsible(False)
+
+        self.status_panel, self.plot = StatusPanel(), LatencyPlot()
+        side = QWidget()
+        side.setMinimumWidth(340)
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(8)
+        column.addWidget(panel("Live view", small, extra=self.swap_button, stretch=1), 3)
+        column.addWidget(panel("Status", self.status_panel), 0)
+        column.addWidget(panel("Inference latency · last minute", self.plot, stretch=1), 2)
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(left)
+        body.addWidget(side)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 1)
+        body.setChildrenCollapsible(False)
+
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+        outer.addWidget(header)
+        content = QVBoxLayout()
+        content.setContentsMargins(10, 10, 10, 10)
+        content.setSpacing(8)
+        content.addWidget(self.banner)
+        content.addWidget(body, 1)
+        outer.addLayout(content, 1)
+        self.setCentralWidget(central)
+        self.statusBar().showMessage("Ready")
+
+    def _connect(self) -> None:
+        c, poller = self.controller, self.controller.poller
+        poller.frame.connect(self._on_frame)
+        poller.status.connect(self._on_status)
+        for view in self.views.values():
+            view.resized.connect(poller.set_target_size)
+        c.messages.batch.connect(self.inspector.add_messages)
+        c.lambda_output.batch.connect(self._on_lambda_output)
+        c.error.connect(lambda text: self.banner.show_message(text, "error"))
+        c.busy.connect(self._on_busy)
+        c.device_started.connect(self._on_device_started)
+        c.device_stopped.connect(self._on_device_stopped)
+        c.deployed.connect(self._on_deployed)
+        c.undeployed.connect(lambda: self.project_view.clear(NO_PROJECT))
+        c.webcams.connect(self.source_picker.set_webcams)
+        self.source_picker.chosen.connect(lambda spec: c.reconfigure(source=spec))
+        self.profile_picker.chosen.connect(lambda spec: c.reconfigure(profile=spec))
+        self.deploy_button.clicked.connect(self.deploy_selected)
+        self.stop_button.clicked.connect(c.undeploy)
+        self.inspector.topic_filter_changed.connect(c.set_topic_filter)
+        self.swap_button.clicked.connect(self.swap_streams)
+        for view in self.views.values():
+            view.clicked.connect(lambda v=view: self.swap_streams() if self.small_slot.indexOf(v) >= 0 else None)
+        QShortcut(QKeySequence.StandardKey.Quit, self, activated=self.close)
+
+    # -- actions ---------------------------------------------------------------------------------------------
+    def start(self, config: RunConfig) -> None:
+        """Start the device with ``config`` (off the GUI thread); the pickers show what was asked for."""
+        self.profile_picker.set_current(config.profile)
+        self.project_picker.set_current(config.project or DEFAULT_PROJECT)
+        if config.source:
+            self.source_picker.set_current(config.source)
+        self.controller.start(config)
+
+    def deploy_selected(self) -> None:
+        spec = self.project_picker.current_spec()
+        if spec:
+            self.controller.deploy(spec)
+
+    def swap_streams(self) -> None:
+        large = self.large_slot.itemAt(0).widget()
+        small = self.small_slot.itemAt(0).widget()
+        self.large_slot.removeWidget(large)
+        self.small_slot.removeWidget(small)
+        self.large_slot.addWidget(small)
+        self.small_slot.addWidget(large)
+
+    def large_stream(self) -> str:
+        return self.large_slot.itemAt(0).widget().stream
+
+    # -- controller signals ----------------------------------------------------------------------------------
+    def _on_frame(self, stream: str, image: QImage, width: int, height: int) -> None:
+        view = self.views[stream]
+        if image.isNull():
+            view.clear(NO_PROJECT if stream == PROJECT else None)
+        else:
+            view.set_image(image, width, height)
+        self.controller.poller.frame_shown(stream)
+
+    def _on_status(self, status: dict, history: list) -> None:
+        self.status_panel.update_status(status)
+        self.plot.set_history(history)
+
+    def _on_lambda_output(self, items: list) -> None:
+        self.log_view.add_batch(items)
+        crashes = [p for kind, p in items if kind == "event" and p.get("event") == "restart"]
+        if crashes:
+            self.banner.show_message(describe_event(crashes[-1]), "error")
+
+    def _on_busy(self, what: str) -> None:
+        self.deploy_button.setEnabled(not what)
+        self.stop_button.setEnabled(not what)
+        self.statusBar().showMessage(what or "Ready")
+
+    def _on_device_started(self, device) -> None:
+        self.thing_label.setText(device.thing_name)
+        self.source_picker.set_current(source_spec(device.source_description, device.config.source))
+        self.setWindowTitle(f"DeepLens simulator — {device.thing_name}")
+
+    def _on_device_stopped(self) -> None:
+        self.project_view.clear("The device is stopped")
+        self.device_view.clear("The device is stopped")
+        self.status_panel.clear("device stopped")
+
+    def _on_deployed(self, name: str) -> None:
+        self.project_view.clear("Starting the Lambda…")
+        self.banner.show_message(f"Deployed {name}", "info", timeout_ms=4000)
+
+    def closeEvent(self, event) -> None:
+        if not self._closed:
+            self._closed = True
+            self.hide()
+            self.controller.shutdown()
+        event.accept()
