@@ -104,7 +104,7 @@ class MqttInspector(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(1, 300)
         header.setStretchLastSection(True)
-        self.table.selectionModel().currentRowChanged.connect(lambda *_: self._show_detail())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_detail())
         self.detail = QPlainTextEdit(readOnly=True)
         self.detail.setPlaceholderText("No messages yet.")
 

@@ -16,11 +16,12 @@ WINDOW_S = 60.0
 
 
 def nice_ceiling(value: float) -> float:
-    """The smallest 1/2/5×10^n at or above ``value`` (the y axis' top)."""
+    """The smallest round number (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8 ×10^n: quarters stay round) at or above
+    ``value`` — the y axis' top."""
     if value <= 0:
         return 1.0
     base = 10 ** math.floor(math.log10(value))
-    return next(m * base for m in (1, 2, 5, 10) if m * base >= value)
+    return next(m * base for m in (1, 1.2, 1.6, 2, 2.4, 3, 4, 5, 6, 8, 10) if m * base >= value - 1e-9)
 
 
 class LatencyPlot(QWidget):

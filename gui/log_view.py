@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import time
 
 from PySide6.QtGui import QGuiApplication
@@ -27,12 +28,24 @@ def describe_event(event: dict) -> str:
     return str(event)
 
 
+ERROR_LINE = re.compile(r"Traceback|Error\b|Exception\b|CRITICAL|^\s+File \"|^\s*raise ")
+WARNING_LINE = re.compile(r"\bWARN(ING)?\b")
+
+
+def line_colour(kind: str, line: str) -> str:
+    if ERROR_LINE.search(line):
+        return theme.BAD
+    if WARNING_LINE.search(line):
+        return "#e0c080"
+    return theme.TEXT if kind == "stdout" else "#c8d0d8"
+
+
 class LambdaLog(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.text = QPlainTextEdit(readOnly=True)
         self.text.setMaximumBlockCount(MAX_LINES)
-        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
         self.count = QLabel("")
         self.count.setObjectName("key")
         clear, copy = QPushButton("Clear"), QPushButton("Copy")
@@ -59,8 +72,8 @@ class LambdaLog(QWidget):
                 colour = theme.BAD if payload.get("event") == "restart" else theme.ACCENT
                 text = f"── {describe_event(payload)}"
             else:
-                colour = "#f0a0a0" if kind == "stderr" else theme.TEXT
                 text = str(payload)
+                colour = line_colour(kind, text)
             chunks.append(f'<span style="color:{theme.MUTED}">{stamp}</span> '
                           f'<span style="color:{colour}">{html.escape(text)}</span>')
         self.lines += len(items)

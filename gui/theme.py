@@ -42,13 +42,18 @@ QPushButton#primary:disabled {{ background: #6b4a1a; color: #333; }}
 QTabWidget::pane {{ border: none; background: {PANEL}; border-radius: 6px; }}
 QTabBar::tab {{ background: {BG}; color: {MUTED}; padding: 6px 14px; border: none; }}
 QTabBar::tab:selected {{ color: {ACCENT}; border-bottom: 2px solid {ACCENT}; }}
-QPlainTextEdit, QTreeView, QListView {{ background: #11181f; border: 1px solid {BORDER}; border-radius: 4px;
+QPlainTextEdit, QTreeView, QListView, QTableView {{ background: #11181f; border: 1px solid {BORDER}; border-radius: 4px;
     font-family: monospace; font-size: 12px; selection-background-color: #3a2a10; selection-color: {TEXT}; }}
+QTableView::item:selected {{ background: #3a2a10; }}
+QTableCornerButton::section {{ background: {PANEL}; border: none; }}
 QHeaderView::section {{ background: {PANEL}; color: {MUTED}; border: none; padding: 4px; }}
 QSplitter::handle {{ background: {BG}; }}
 QScrollBar:vertical {{ background: transparent; width: 10px; }}
 QScrollBar::handle:vertical {{ background: {BORDER}; border-radius: 4px; min-height: 24px; }}
-QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; }}
+QScrollBar:horizontal {{ background: transparent; height: 10px; }}
+QScrollBar::handle:horizontal {{ background: {BORDER}; border-radius: 4px; min-width: 24px; }}
+QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; width: 0; }}
+QScrollBar::add-page, QScrollBar::sub-page {{ background: transparent; }}
 QStatusBar {{ background: {HEADER}; color: {MUTED}; }}
 QToolTip {{ background: {PANEL}; color: {TEXT}; border: 1px solid {ACCENT}; }}
 """

@@ -133,28 +133,50 @@ def test_project_stream_writer_takes_bytes_in_text_mode_and_keeps_newest(tmp_pat
     slot.close()
 
 
-def test_fifo_path_is_redirected_and_other_files_are_untouched(tmp_path, monkeypatch):
-    from simulator.device import display
-
-    monkeypatch.setattr(builtins, "open", builtins.open)
-    monkeypatch.setattr(io, "open", io.open)
-    for name in ("mkfifo", "remove", "unlink"):
-        monkeypatch.setattr(os, name, getattr(os, name))
+def test_device_paths_are_redirected_and_other_files_are_untouched(device_env, monkeypatch, tmp_path):
     import threading
 
-    monkeypatch.setattr(display, "_installed", threading.Lock())
-    slot = SharedSlot.create(tmp_path / "project", 1 << 20)
-    display.install(tmp_path / "project")
+    from simulator.device import context as dctx
+    from simulator.device import redirects
+
+    ctx, frames, _, _ = device_env
+    monkeypatch.setattr(builtins, "open", builtins.open)
+    monkeypatch.setattr(io, "open", io.open)
+    for name in ("mkfifo", "remove", "unlink", "listdir"):
+        monkeypatch.setattr(os, name, getattr(os, name))
+    for name in ("exists", "isfile", "isdir"):
+        monkeypatch.setattr(os.path, name, getattr(os.path, name))
+    monkeypatch.setattr(cv2, "VideoCapture", cv2.VideoCapture)
+    monkeypatch.setattr(redirects, "_installed", threading.Lock())
+    project = SharedSlot.create(ctx.run_dir / dctx.PROJECT_FILE, 1 << 20)
+    redirects.install(ctx)
+
     os.mkfifo("/tmp/results.mjpeg")  # no real FIFO is made, no error if it "exists"
     os.mkfifo("/tmp/results.mjpeg")
     jpeg = cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1]
     with open("/tmp/results.mjpeg", "w") as fifo:  # the documented 'w' + bytes pattern
         fifo.write(jpeg.tobytes())
-    assert slot.read().data.tobytes() == jpeg.tobytes()
+    assert project.read().data.tobytes() == jpeg.tobytes()
+    os.remove("/tmp/results.mjpeg")
+
+    (ctx.artifacts / "labels.txt").write_text("cat\ndog\n")
+    assert os.path.isfile("/opt/awscam/artifacts/labels.txt") and os.path.isdir("/opt/awscam/artifacts")
+    assert "tiny_classifier.xml" in os.listdir("/opt/awscam/artifacts")
+    with open("/opt/awscam/artifacts/labels.txt") as f:
+        assert f.read().split() == ["cat", "dog"]
     (tmp_path / "other.txt").write_text("ordinary")
     with open(tmp_path / "other.txt") as f:
         assert f.read() == "ordinary"
-    slot.close()
+
+    frames.write(np.full((48, 64, 3), 99, np.uint8))
+    cap = cv2.VideoCapture("/opt/awscam/out/ch2_out.mjpeg")  # the device's raw stream, as some Lambdas read it
+    ok, image = cap.read()
+    assert cap.isOpened() and ok and image.shape == (480, 858, 3) and image[0, 0, 0] == 99
+    frames.write(np.full((48, 64, 3), 5, np.uint8))
+    ok, image = cv2.VideoCapture("/opt/awscam/out/ch1_out.h264").read()
+    assert ok and image.shape == (48, 64, 3) and image[0, 0, 0] == 5
+    assert not cv2.VideoCapture(str(tmp_path / "missing.mp4")).isOpened()  # other paths: real OpenCV
+    project.close()
 
 
 def test_shadow_store_semantics_and_persistence(tmp_path):

@@ -1,8 +1,8 @@
 """The project stream: what a Lambda writes to ``/tmp/results.mjpeg`` reaches the simulator without a FIFO.
 
 On the device a Lambda made a FIFO with ``os.mkfifo`` and wrote JPEGs into it; the device's viewer read them.
-Here, inside the Lambda's process, ``os.mkfifo`` / ``open`` / ``os.remove`` of that one path are redirected:
-``open(path, 'w' | 'wb')`` returns a writer that accepts bytes (even in text mode, where real Python 3 raises
+Here, inside the Lambda's process, ``os.mkfifo`` / ``open`` / ``os.remove`` of that one path are redirected
+(see ``simulator.device.redirects``): ``open(path, 'w' | 'wb')`` returns this writer that accepts bytes (even in text mode, where real Python 3 raises
 TypeError), splits the stream into JPEGs and puts the newest into this device's shared slot. Nothing blocks,
 two simulated devices never collide (each has its own slot), and systems without ``mkfifo`` work the same.
 Like a FIFO whose reader displays at screen rate, the writer lets at most ``MAX_FPS`` frames a second through,
@@ -11,10 +11,7 @@ so display threads that rewrite the same JPEG in a tight loop do not burn a core
 
 from __future__ import annotations
 
-import builtins
 import io
-import os
-import threading
 import time
 
 from simulator.camera.slot import SharedSlot
@@ -76,49 +73,3 @@ class ProjectStreamWriter(io.RawIOBase):
 
     def flush(self) -> None:
         pass
-
-
-_installed = threading.Lock()
-
-
-def install(slot_path, fifo_path: str = "/tmp/results.mjpeg") -> None:
-    """Redirect ``fifo_path`` in this process to the shared slot at ``slot_path``."""
-    if not _installed.acquire(blocking=False):
-        return
-    slot = SharedSlot.attach(slot_path)
-    real_open, real_mkfifo = builtins.open, getattr(os, "mkfifo", None)
-    real_remove, real_unlink = os.remove, os.unlink
-
-    def is_stream(path) -> bool:
-        try:
-            return os.path.abspath(os.fspath(path)) == fifo_path
-        except TypeError:
-            return False
-
-    def open_(file, mode="r", *args, **kwargs):
-        if is_stream(file) and any(c in mode for c in "wa"):
-            return ProjectStreamWriter(slot)
-        return real_open(file, mode, *args, **kwargs)
-
-    def mkfifo(path, mode=0o666, *args, **kwargs):
-        if is_stream(path):
-            return None
-        if real_mkfifo is None:
-            raise OSError("mkfifo is not available on this system")
-        return real_mkfifo(path, mode, *args, **kwargs)
-
-    def remove(path, *args, **kwargs):
-        if is_stream(path):
-            return None
-        return real_remove(path, *args, **kwargs)
-
-    def unlink(path, *args, **kwargs):
-        if is_stream(path):
-            return None
-        return real_unlink(path, *args, **kwargs)
-
-    builtins.open = open_
-    io.open = open_
-    os.mkfifo = mkfifo
-    os.remove = remove
-    os.unlink = unlink

@@ -13,15 +13,16 @@ import os
 
 import openvino as ov
 
-from simulator.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
 
 @functools.cache
 def core() -> ov.Core:
+    from simulator.inference.store import ov_cache_dir
+
     c = ov.Core()
-    c.set_property({"CACHE_DIR": str(cache_dir() / "ov_cache")})
+    c.set_property({"CACHE_DIR": str(ov_cache_dir())})
     return c
 
 

@@ -84,7 +84,7 @@ def load_lambda(path: Path):
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    from simulator.device import context, display, greengrasssdk
+    from simulator.device import context, greengrasssdk, redirects
 
     ctx = context.current()
     if ctx.lambda_file is None:
@@ -101,7 +101,7 @@ def main() -> int:
                           f"arn:aws:lambda:{os.environ['AWS_DEFAULT_REGION']}:000000000000:function:{lambda_file.stem}")
     _numpy_compat()
     _install_device_modules()
-    display.install(ctx.run_dir / context.PROJECT_FILE, context.PROJECT_STREAM_PATH)
+    redirects.install(ctx)
     threading.excepthook = _thread_crash
     sys.path.insert(0, str(lambda_file.parent))
     sys.argv = [str(lambda_file)]

@@ -1,0 +1,209 @@
+"""The desktop window with pytest-qt (offscreen), driving the real pipeline: real source → Lambda process with
+real OpenVINO inference → embedded broker → the window's widgets."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import psutil
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import Qt  # noqa: E402
+
+from gui.app import application  # noqa: E402
+from gui.main_window import MainWindow  # noqa: E402
+from simulator.broker.client import MqttLink  # noqa: E402
+from simulator.config import RunConfig  # noqa: E402
+from tests.conftest import ROOT  # noqa: E402
+
+LAMBDAS = ROOT / "tests" / "lambdas"
+STYLE2018, HELLO2017 = LAMBDAS / "style2018", LAMBDAS / "greengrassHelloWorld.py"
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def window(qtbot):
+    application()  # the themed QApplication (pytest-qt's qapp, themed once)
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    win.close()
+
+
+@pytest.fixture
+def start_tiny(window, tiny_artifacts, video_file):
+    """Start the window's device on the test clip with a tiny test Lambda, on free ports."""
+    def start(project=STYLE2018, **overrides):
+        settings = dict(project=str(project), source=str(video_file), artifacts=tiny_artifacts,
+                        mqtt_port=0, http_port=0)
+        settings.update(overrides)
+        window.start(RunConfig(**settings))
+        return window
+    return start
+
+
+def payloads(window) -> list[dict]:
+    out = []
+    for m in list(window.inspector.model.rows):
+        try:
+            value = json.loads(m.payload)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
+def aspect(width: int, height: int) -> float:
+    return width / height
+
+
+def lambda_pid(window) -> int | None:
+    device = window.controller.device
+    status = device.status() if device is not None else {}
+    return (status.get("lambda") or {}).get("pid")
+
+
+def test_window_starts_with_the_demo_and_paints_real_frames(window, qtbot):
+    window.start(RunConfig(source="demo", mqtt_port=0, http_port=0))  # the default sample project
+    qtbot.waitUntil(lambda: window.controller.device is not None, timeout=WAIT_MS)
+    assert window.thing_label.text() == window.controller.device.thing_name
+    assert window.source_picker.current_spec() == "demo"
+    assert window.project_picker.current_spec() == "object_detection"
+
+    view = window.project_view
+    qtbot.waitUntil(lambda: view.frames_shown >= 3 and window.device_view.frames_shown >= 3, timeout=WAIT_MS)
+    pix, (fw, fh) = view.pixmap(), view.frame_size
+    assert not pix.isNull()
+    assert aspect(pix.width(), pix.height()) == pytest.approx(aspect(fw, fh), rel=0.01)
+    rect = view.image_rect()  # letterboxed into the widget with the frame's aspect
+    assert aspect(rect.width(), rect.height()) == pytest.approx(aspect(fw, fh), rel=0.01)
+    assert rect.width() <= view.width() + 0.5 and rect.height() <= view.height() + 0.5
+    dev = window.device_view.pixmap()
+    assert aspect(dev.width(), dev.height()) == pytest.approx(16 / 9, rel=0.01)  # the demo clip is 1280x720
+    # really painted: the middle of the widget shows the picture, not the black background or the placeholder
+    shot = view.grab().toImage()
+    centre = shot.pixelColor(shot.width() // 2, shot.height() // 2)
+    assert centre.red() + centre.green() + centre.blue() > 60
+
+    qtbot.waitUntil(lambda: len(payloads(window)) >= 2, timeout=WAIT_MS)
+    assert window.inspector.topics()[-1] == window.controller.device.infer_topic
+    assert '"' in window.inspector.detail.toPlainText() and "\n" in window.inspector.detail.toPlainText()
+    qtbot.waitUntil(lambda: "running" in window.status_panel.text("Lambda"), timeout=WAIT_MS)
+    assert window.status_panel.text("Project") == "object_detection"
+    qtbot.waitUntil(lambda: any(h[1] for h in window.plot.history), timeout=WAIT_MS)
+
+    window.swap_streams()
+    assert window.large_stream() == "device" and window.small_slot.indexOf(window.project_view) == 0
+    qtbot.mouseClick(window.project_view, Qt.MouseButton.LeftButton)  # clicking the small one swaps back
+    assert window.large_stream() == "project"
+
+
+def test_switching_project_redeploys_and_new_messages_appear(start_tiny, qtbot):
+    window = start_tiny(STYLE2018)
+    qtbot.waitUntil(lambda: any(p.get("style") == 2018 for p in payloads(window)), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: lambda_pid(window) is not None, timeout=WAIT_MS)
+    first_pid, broker_port = lambda_pid(window), window.controller.device.mqtt_port
+
+    window.project_picker.set_current(str(HELLO2017))
+    qtbot.mouseClick(window.deploy_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: any(p.get("style") == 2017 for p in payloads(window)), timeout=WAIT_MS)
+    assert window.controller.device.mqtt_port == broker_port  # only the Lambda was swapped
+    assert not psutil.pid_exists(first_pid)
+    qtbot.waitUntil(lambda: window.status_panel.text("Project") == "greengrassHelloWorld", timeout=WAIT_MS)
+    assert "Lambda greengrassHelloWorld started" in window.log_view.plain_text()
+    assert any(m.payload == b"Model loaded" for m in window.inspector.model.rows)  # non-JSON payloads too
+
+    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "not deployed" in window.status_panel.text("Lambda"), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.project_view.pixmap().isNull(), timeout=WAIT_MS)
+
+
+def test_a_crashing_lambda_shows_its_error_and_restarts(start_tiny, qtbot, monkeypatch):
+    monkeypatch.setenv("TEST_CRASH_AFTER", "5")
+    window = start_tiny(STYLE2018)
+    qtbot.waitUntil(lambda: window.banner.isVisible() and "deliberate crash" in window.banner.text(),
+                    timeout=WAIT_MS)
+    assert window.banner.level == "error"
+    assert "restart #1" in window.banner.text()
+    assert "RuntimeError: deliberate crash after 5 frames" in window.log_view.plain_text()
+    qtbot.waitUntil(lambda: "restarts so far: 1" in window.log_view.plain_text(), timeout=WAIT_MS)  # restarted
+    qtbot.waitUntil(lambda: "restart(s)" in window.status_panel.text("Lambda")
+                    and "0 restart(s)" not in window.status_panel.text("Lambda"), timeout=WAIT_MS)
+    assert "deliberate crash" in window.status_panel.text("Lambda")
+
+
+def test_bad_choices_show_errors_and_keep_the_device_running(start_tiny, qtbot, tmp_path):
+    window = start_tiny(STYLE2018)
+    qtbot.waitUntil(lambda: any(p.get("style") == 2018 for p in payloads(window)), timeout=WAIT_MS)
+    device = window.controller.device
+
+    window.source_picker.set_current(str(tmp_path / "missing.mp4"))
+    window.source_picker.chosen.emit(str(tmp_path / "missing.mp4"))
+    qtbot.waitUntil(lambda: window.banner.level == "error", timeout=WAIT_MS)
+    assert "cannot open source" in window.banner.text()
+    assert window.controller.device is device  # a typo does not take the running device down
+
+    window.banner.dismiss()
+    window.project_picker.set_current(str(tmp_path / "nope.py"))
+    qtbot.mouseClick(window.deploy_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.banner.level == "error", timeout=WAIT_MS)
+    assert "nope.py" in window.banner.text()
+    count = window.inspector.received
+    qtbot.waitUntil(lambda: window.inspector.received > count + 3, timeout=WAIT_MS)  # the old Lambda runs on
+
+
+def test_profile_change_restarts_the_device_with_the_project(start_tiny, qtbot):
+    window = start_tiny(STYLE2018)
+    qtbot.waitUntil(lambda: window.status_panel.text("Profile") == "host", timeout=WAIT_MS)
+    window.profile_picker.set_current("raspberry-pi-4")
+    window.profile_picker.chosen.emit("raspberry-pi-4")
+    qtbot.waitUntil(lambda: window.status_panel.text("Profile") == "raspberry-pi-4", timeout=WAIT_MS)
+    count = len([p for p in payloads(window) if p.get("style") == 2018])
+    qtbot.waitUntil(lambda: len([p for p in payloads(window) if p.get("style") == 2018]) > count + 2,
+                    timeout=WAIT_MS)
+    assert window.controller.device.config.profile == "raspberry-pi-4"
+
+
+def test_inspector_subscribes_to_a_typed_topic_filter(start_tiny, qtbot):
+    window = start_tiny(STYLE2018)
+    qtbot.waitUntil(lambda: window.controller.device is not None, timeout=WAIT_MS)
+    qtbot.keyClicks(window.inspector.filter, "sensors/#")
+    qtbot.keyClick(window.inspector.filter, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.controller._tap is not None, timeout=WAIT_MS)
+    device = window.controller.device
+    link = MqttLink(device.mqtt_host, device.mqtt_port).start()
+    try:
+        link.publish("sensors/temperature", json.dumps({"celsius": 21.5}))
+        link.publish("elsewhere/ignored", b"{}")
+        qtbot.waitUntil(lambda: "sensors/temperature" in window.inspector.topics(), timeout=WAIT_MS)
+    finally:
+        link.stop()
+    assert "elsewhere/ignored" not in window.inspector.topics()
+    window.inspector.pause.setChecked(True)
+    shown = len(window.inspector.model.rows)
+    qtbot.waitUntil(lambda: window.inspector.held > 0, timeout=WAIT_MS)
+    assert len(window.inspector.model.rows) == shown
+    window.inspector.pause.setChecked(False)
+    window.inspector.clear()
+    assert window.inspector.model.rowCount() == 0
+
+
+def test_closing_the_window_leaves_no_process_behind(start_tiny, qtbot):
+    window = start_tiny(STYLE2018)
+    qtbot.waitUntil(lambda: lambda_pid(window) is not None and window.project_view.frames_shown > 0,
+                    timeout=WAIT_MS)
+    pid, run_dir = lambda_pid(window), window.controller.device.run_dir
+    me = psutil.Process(os.getpid())
+    assert pid in [c.pid for c in me.children(recursive=True)]
+
+    window.close()
+    assert not psutil.pid_exists(pid)
+    assert me.children(recursive=True) == []
+    assert window.controller.device is None and not window.controller.poller.isRunning()
+    assert not run_dir.exists()
