@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from simulator.broker.client import MqttLink
+from simulator.broker.client import MqttLink, TlsFiles
 from simulator.broker.embedded import EmbeddedBroker
 from simulator.broker.monitor import MessageLog
 from simulator.broker.topics import device_filters, infer_topic, status_topic
@@ -29,7 +29,7 @@ from simulator.config import RunConfig
 from simulator.device import context as dctx
 from simulator.device.display import CAPACITY as PROJECT_CAPACITY
 from simulator.device.stats import StatsReader
-from simulator.errors import SimulatorError
+from simulator.errors import ConfigError, SimulatorError
 from simulator.paths import data_dir, default_artifacts_dir, runtime_root
 from simulator.profiles import load_profile
 from simulator.projects import Project, resolve_project
@@ -62,6 +62,13 @@ class SimulatedDevice:
         self._event_listeners: list[Callable[[dict], None]] = []
         self._lock = threading.RLock()
         self.mqtt_host, self.mqtt_port = config.mqtt_host, config.mqtt_port
+        self.tls = TlsFiles(*(str(p) if p else None for p in (config.broker_ca, config.broker_cert,
+                                                                  config.broker_key))) \
+            if config.broker and (config.broker_ca or config.broker_cert) else None
+        for flag, path in (("--broker-ca", config.broker_ca), ("--broker-cert", config.broker_cert),
+                           ("--broker-key", config.broker_key)):
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{flag}: no such file: {path}")
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> SimulatedDevice:
@@ -88,7 +95,7 @@ class SimulatedDevice:
         self._project_slot = SharedSlot.create(self.run_dir / dctx.PROJECT_FILE, PROJECT_CAPACITY)
         self._stats = StatsReader.create(self.run_dir / dctx.STATS_FILE)
         try:
-            self.link = MqttLink(self.mqtt_host, self.mqtt_port, client_id=f"{self.thing_name}-core").start()
+            self.link = self.new_link(f"{self.thing_name}-core").start()
         except ConnectionError as exc:
             raise SimulatorError(str(exc), hint="is the broker running? (omit --broker for the embedded one)")
         for f in device_filters(self.thing_name):
@@ -148,7 +155,7 @@ class SimulatedDevice:
             ctx = dctx.DeviceContext(
                 thing_name=self.thing_name, run_dir=self.run_dir, mqtt_host=self.mqtt_host,
                 mqtt_port=self.mqtt_port, artifacts=self.artifacts, profile=self.config.profile,
-                shadows=data_dir() / "shadows", lambda_file=project.lambda_file)
+                shadows=data_dir() / "shadows", lambda_file=project.lambda_file, tls=self.tls)
             self.supervisor = LambdaSupervisor(project.lambda_file, ctx.env(), on_event=self._on_event,
                                                on_line=self._on_line)
             self.project = project
@@ -178,6 +185,10 @@ class SimulatedDevice:
 
     def on_event(self, fn: Callable[[dict], None]) -> None:
         self._event_listeners.append(fn)
+
+    def new_link(self, client_id: str | None = None) -> MqttLink:
+        """A (not yet started) MQTT client for this device's broker, e.g. for a viewer's own topic filter."""
+        return MqttLink(self.mqtt_host, self.mqtt_port, client_id=client_id, tls=self.tls)
 
     # -- what viewers read -----------------------------------------------------------------------------------
     def device_frame(self) -> Frame | None:

@@ -10,7 +10,6 @@ import json
 import pytest
 
 from simulator.inference.registry import registry
-from simulator.paths import PROJECTS_DIR
 from simulator.projects import available_projects, resolve_project
 
 DEVICE_MODULES = {"os", "json", "awscam", "cv2", "greengrasssdk", "local_display", "numpy", "time"}

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 
@@ -22,12 +23,24 @@ _ids = itertools.count(1)
 MessageHandler = Callable[[str, bytes], None]
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """Certificates for a TLS broker such as AWS IoT Core (port 8883): CA, client certificate and key (PEM)."""
+
+    ca: str | None = None
+    cert: str | None = None
+    key: str | None = None
+
+
 class MqttLink:
-    def __init__(self, host: str, port: int, client_id: str | None = None, qos: int = 1) -> None:
+    def __init__(self, host: str, port: int, client_id: str | None = None, qos: int = 1,
+                 tls: TlsFiles | None = None) -> None:
         self.host, self.port, self.qos = host, port, qos
         cid = client_id or f"deeplens-sim-{os.getpid()}-{next(_ids)}"
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid)
         self._client.max_queued_messages_set(MAX_QUEUED)
+        if tls is not None:
+            self._client.tls_set(ca_certs=tls.ca, certfile=tls.cert, keyfile=tls.key)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._subs: dict[str, MessageHandler] = {}

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no OpenCV chatter (webcam probing) on the terminal
+
 from simulator import __version__
 from simulator.errors import SimulatorError
 
@@ -26,6 +28,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="host", metavar="NAME|FILE.yaml", help="hardware profile (default: host)")
     p.add_argument("--mqtt-port", type=int, default=1883, metavar="N", help="embedded broker port (0 = any free)")
     p.add_argument("--broker", metavar="HOST:PORT", help="use an external MQTT broker instead of the embedded one")
+    p.add_argument("--broker-ca", type=Path, metavar="FILE", help="CA certificate for a TLS broker (AWS IoT Core)")
+    p.add_argument("--broker-cert", type=Path, metavar="FILE", help="client certificate for a TLS broker")
+    p.add_argument("--broker-key", type=Path, metavar="FILE", help="client private key for a TLS broker")
     p.add_argument("--http-port", type=int, default=8080, metavar="N", help="web viewer port (0 = any free)")
     p.add_argument("--thing-name", metavar="NAME", help="AWS_IOT_THING_NAME (default: deeplens_<uuid>, stable)")
     p.add_argument("--artifacts", type=Path, metavar="DIR", help="stands in for /opt/awscam/artifacts")
@@ -73,7 +78,8 @@ def main(argv: list[str]) -> int:
 
     try:
         config = RunConfig(project=args.project, source=args.source, profile=args.profile,
-                           mqtt_port=args.mqtt_port, broker=args.broker, http_port=args.http_port,
+                           mqtt_port=args.mqtt_port, broker=args.broker, broker_ca=args.broker_ca,
+                           broker_cert=args.broker_cert, broker_key=args.broker_key, http_port=args.http_port,
                            thing_name=args.thing_name, artifacts=args.artifacts)
         if not args.headless:
             gui = _try_gui()

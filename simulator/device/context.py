@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from simulator.broker.client import MqttLink, TlsFiles
 
 DEVICE_ARTIFACTS = "/opt/awscam/artifacts"
 PROJECT_STREAM_PATH = "/tmp/results.mjpeg"
@@ -16,6 +19,7 @@ ENV_ARTIFACTS = "DEEPLENS_SIM_ARTIFACTS"
 ENV_PROFILE = "DEEPLENS_SIM_PROFILE"
 ENV_SHADOWS = "DEEPLENS_SIM_SHADOWS"
 ENV_LAMBDA = "DEEPLENS_SIM_LAMBDA"
+ENV_MQTT_TLS = "DEEPLENS_SIM_MQTT_TLS"
 
 FRAMES_FILE = "frames"
 PROJECT_FILE = "project.mjpeg"
@@ -32,6 +36,11 @@ class DeviceContext:
     profile: str
     shadows: Path
     lambda_file: Path | None
+    tls: TlsFiles | None = None
+
+    def link(self, client_id: str) -> MqttLink:
+        """A (not yet started) MQTT client for this device's broker."""
+        return MqttLink(self.mqtt_host, self.mqtt_port, client_id=client_id, tls=self.tls)
 
     def env(self) -> dict[str, str]:
         return {
@@ -42,6 +51,7 @@ class DeviceContext:
             ENV_PROFILE: self.profile,
             ENV_SHADOWS: str(self.shadows),
             ENV_LAMBDA: str(self.lambda_file or ""),
+            ENV_MQTT_TLS: json.dumps(self.tls.__dict__) if self.tls else "",
         }
 
     def remap(self, path: str | os.PathLike) -> Path:
@@ -61,6 +71,7 @@ def current() -> DeviceContext:
                            "start Lambdas with: python main.py --headless --project FILE.py")
     host, _, port = os.environ[ENV_MQTT].rpartition(":")
     lambda_file = os.environ.get(ENV_LAMBDA)
+    tls = os.environ.get(ENV_MQTT_TLS)
     return DeviceContext(
         thing_name=os.environ.get("AWS_IOT_THING_NAME", "deeplens_simulated"),
         run_dir=Path(os.environ[ENV_RUN_DIR]),
@@ -70,4 +81,5 @@ def current() -> DeviceContext:
         profile=os.environ.get(ENV_PROFILE, "host"),
         shadows=Path(os.environ.get(ENV_SHADOWS, "shadows")),
         lambda_file=Path(lambda_file) if lambda_file else None,
+        tls=TlsFiles(**json.loads(tls)) if tls else None,
     )

@@ -14,7 +14,6 @@ import logging
 import threading
 from collections.abc import Callable
 
-from simulator.broker.client import MqttLink
 from simulator.broker.topics import shadow_topic
 from simulator.device import context
 from simulator.device.runtime_state import stats
@@ -31,7 +30,7 @@ local_functions: dict[str, Callable] = {}
 @functools.cache
 def _link() -> MqttLink:
     ctx = context.current()
-    return MqttLink(ctx.mqtt_host, ctx.mqtt_port, client_id=f"{ctx.thing_name}-lambda").start()
+    return ctx.link(f"{ctx.thing_name}-lambda").start()
 
 
 def _to_bytes(payload, what: str = "payload") -> bytes:
