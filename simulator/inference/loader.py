@@ -40,5 +40,6 @@ def load_model(path: Path, requested_device: str, shown_path: str | None = None)
         return OpenVINOModel(read_graph(bundled), device, path.name)
     raise ModelNotFoundError(
         f"model file not found: {shown} (looked in {path.parent})",
-        hint="copy the model (IR .xml + .bin, .onnx, .tflite, .pb) into the artifacts folder, "
+        hint="copy the model (IR .xml + .bin, .onnx, .tflite, .pb, .pdmodel) into the artifacts folder, "
+             "fetch an Open Model Zoo model with: python main.py models fetch omz:NAME, "
              "or list the bundled models with: python main.py models list")
