@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
@@ -52,5 +53,12 @@ def run_gui(config: RunConfig, duration: float | None = None) -> int:
         ticker.stop()
         signal.signal(signal.SIGINT, previous)
         window.close()  # stops the device if the loop ended some other way
-        window.deleteLater()
+        dispose(window)
     return 0
+
+
+def dispose(widget) -> None:
+    """Delete a closed top-level widget now, and collect its Python garbage here on the GUI thread."""
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()

@@ -23,7 +23,7 @@ from simulator.config import RunConfig
 from simulator.core import SimulatedDevice
 from simulator.errors import SimulatorError
 from simulator.profiles import load_profile
-from simulator.projects import Project, resolve_project
+from simulator.projects import DEFAULT_PROJECT, Project, resolve_project
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class DeviceController(QObject):
         super().__init__(parent)
         self.device: SimulatedDevice | None = None
         self.config: RunConfig | None = None
-        self.project: Project | None = None  # what is deployed
+        self.wanted: str | Project | None = None  # the project that should run (kept across restarts)
         self.topic_filter = ""
         self.poller = FramePoller(parent=self)
         self.messages = SignalBatcher(parent=self)  # Message items
@@ -58,7 +58,8 @@ class DeviceController(QObject):
         self.config = config
         if not self.poller.isRunning():
             self.poller.start()
-        self._submit("Starting the device…", self._start_job, config, config.project, True)
+        self.wanted = config.project or DEFAULT_PROJECT
+        self._submit("Starting the device…", self._start_job, config)
 
     def reconfigure(self, **changes) -> None:
         """Restart the device with changed settings (source, profile), keeping the deployed project."""
@@ -83,8 +84,11 @@ class DeviceController(QObject):
             return
         self._closed = True
         self.poller.stop()
-        self._pool.submit(self._stop_job)
-        self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)  # the running job finishes, queued ones are dropped
+        try:
+            self._stop_job()
+        except Exception:  # noqa: BLE001 - closing must always finish
+            log.exception("stopping the device failed")
 
     # -- the worker thread ---------------------------------------------------------------------------------
     def _submit(self, what: str, fn, *args) -> None:
@@ -105,11 +109,11 @@ class DeviceController(QObject):
         finally:
             self.busy.emit("")
 
-    def _start_job(self, config: RunConfig, project_spec: str | Project | None, deploy: bool) -> None:
-        project, project_error = None, None
-        if deploy:
+    def _start_job(self, config: RunConfig) -> None:
+        project, project_error, wanted = None, None, self.wanted
+        if wanted is not None:
             try:
-                project = project_spec if isinstance(project_spec, Project) else resolve_project(project_spec)
+                project = wanted if isinstance(wanted, Project) else resolve_project(wanted)
             except SimulatorError as exc:
                 project_error = exc
         source = config.source or (project.source if project else None)
@@ -135,21 +139,20 @@ class DeviceController(QObject):
         load_profile(config.profile)  # a typo must not take down the running device
         if config.source:
             open_source(config.source)
-        project = self.project
         self._stop_job()
-        self._start_job(config, project, project is not None)
+        self._start_job(config)
 
     def _deploy_job(self, spec: str | Project) -> None:
         if self.device is None:
             raise SimulatorError("the device is not running", hint="choose a source that opens first")
         project = self.device.deploy(spec)
-        self.project = project
+        self.wanted = project
         self.deployed.emit(project.name)
 
     def _undeploy_job(self) -> None:
         if self.device is not None:
             self.device.undeploy()
-        self.project = None
+        self.wanted = None
         self.undeployed.emit()
 
     def _stop_job(self) -> None:

@@ -19,6 +19,7 @@ from gui.inspector import MqttInspector
 from gui.latency_plot import LatencyPlot
 from gui.log_view import LambdaLog, describe_event
 from gui import refcount_guard
+from gui.gc_guard import GuiThreadCollector
 from gui.pickers import ProfilePicker, ProjectPicker, SourcePicker
 from gui.status_panel import StatusPanel
 from gui.stream_view import StreamView
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("DeepLens simulator")
         self.resize(1440, 900)
         self.controller = controller or DeviceController(self)
+        self.collector = GuiThreadCollector(parent=self).start()
         self._closed = False
         self._build()
         self._connect()
@@ -151,7 +153,7 @@ class MainWindow(QMainWindow):
             view.resized.connect(poller.set_target_size)
         c.messages.batch.connect(self.inspector.add_messages)
         c.lambda_output.batch.connect(self._on_lambda_output)
-        c.error.connect(lambda text: self.banner.show_message(text, "error"))
+        c.error.connect(self._on_error)
         c.busy.connect(self._on_busy)
         c.device_started.connect(self._on_device_started)
         c.device_stopped.connect(self._on_device_stopped)
@@ -212,6 +214,12 @@ class MainWindow(QMainWindow):
         if crashes:
             self.banner.show_message(describe_event(crashes[-1]), "error")
 
+    def _on_error(self, text: str) -> None:
+        self.banner.show_message(text, "error")
+        if self.controller.device is None:
+            for view in self.views.values():
+                view.clear("The device is not running — choose a source that opens")
+
     def _on_busy(self, what: str) -> None:
         self.deploy_button.setEnabled(not what)
         self.stop_button.setEnabled(not what)
@@ -236,4 +244,5 @@ class MainWindow(QMainWindow):
             self._closed = True
             self.hide()
             self.controller.shutdown()
+            self.collector.stop()
         event.accept()

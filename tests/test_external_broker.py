@@ -17,6 +17,21 @@ from tests.conftest import ROOT
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
 
+def start_mosquitto(conf, ports: list[int]) -> subprocess.Popen:
+    """Start mosquitto with ``conf`` and wait until it accepts connections on every port."""
+    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 10
+    for port in ports:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+                time.sleep(0.1)
+    return proc
+
+
 @pytest.fixture
 def mosquitto(tmp_path):
     if MOSQUITTO is None:
@@ -28,15 +43,7 @@ def mosquitto(tmp_path):
         port = s.getsockname()[1]
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-            time.sleep(0.1)
+    proc = start_mosquitto(conf, [port])
     yield port
     proc.terminate()
     proc.wait(10)
@@ -84,16 +91,7 @@ def tls_mosquitto(tmp_path):
         f"listener {ports[0]} 127.0.0.1\ncafile {tmp_path}/ca.crt\ncertfile {tmp_path}/server.crt\n"
         f"keyfile {tmp_path}/server.key\nrequire_certificate true\n"
         f"listener {ports[1]} 127.0.0.1\n")
-    proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 10
-    for port in ports:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
-                time.sleep(0.1)
+    proc = start_mosquitto(conf, ports)
     yield tmp_path, ports[0], ports[1]
     proc.terminate()
     proc.wait(10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import psutil
 import pytest
@@ -13,7 +14,7 @@ pytest.importorskip("PySide6")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from gui.app import application  # noqa: E402
+from gui.app import application, dispose  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
 from simulator.broker.client import MqttLink  # noqa: E402
 from simulator.config import RunConfig  # noqa: E402
@@ -28,11 +29,11 @@ WAIT_MS = 60_000
 def window(qtbot):
     application()  # the themed QApplication (pytest-qt's qapp, themed once)
     win = MainWindow()
-    qtbot.addWidget(win)
     win.resize(1280, 800)
     win.show()
     yield win
     win.close()
+    dispose(win)
 
 
 @pytest.fixture
@@ -207,3 +208,26 @@ def test_closing_the_window_leaves_no_process_behind(start_tiny, qtbot):
     assert me.children(recursive=True) == []
     assert window.controller.device is None and not window.controller.poller.isRunning()
     assert not run_dir.exists()
+
+
+def test_a_source_that_will_not_open_is_shown_in_the_window(window, qtbot, tmp_path, tiny_artifacts, video_file):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    window.start(RunConfig(project=str(STYLE2018), source=str(broken), artifacts=tiny_artifacts,
+                           mqtt_port=0, http_port=0))
+    qtbot.waitUntil(lambda: window.banner.level == "error", timeout=WAIT_MS)
+    assert "broken.mp4" in window.banner.text() and window.controller.device is None
+    assert "not running" in window.device_view.placeholder
+    window.source_picker.set_current(str(video_file))
+    window.source_picker.chosen.emit(str(video_file))  # picking one that works brings the device up
+    qtbot.waitUntil(lambda: any(p.get("style") == 2018 for p in payloads(window)), timeout=WAIT_MS)
+
+
+def test_run_gui_runs_for_the_duration_and_stops_everything(tiny_artifacts, video_file):
+    from gui.app import run_gui
+
+    started = time.monotonic()
+    code = run_gui(RunConfig(project=str(HELLO2017), source=str(video_file), artifacts=tiny_artifacts,
+                             mqtt_port=0, http_port=0), duration=3)
+    assert code == 0 and 2.5 < time.monotonic() - started < 30
+    assert psutil.Process(os.getpid()).children(recursive=True) == []

@@ -151,3 +151,29 @@ def test_status_formatting_names_what_matters():
     assert "25.1 ms" in rows["Latency"] and "180.4 ms" in rows["Latency"]
     assert "2 restart(s)" in rows["Lambda"] and "&lt;boom&gt;" in rows["Lambda"]
     assert rows["Broker"] == "127.0.0.1:1883 (embedded)" and rows["Pacing"] == "paced to deeplens"
+
+
+def test_garbage_is_collected_on_the_gui_thread_while_a_collector_runs(qtbot):
+    import gc
+    import weakref
+
+    from gui.gc_guard import GuiThreadCollector
+
+    was_enabled = gc.isenabled()
+    collector = GuiThreadCollector(interval_ms=20).start()
+    try:
+        assert not gc.isenabled()
+
+        class Node:
+            pass
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle only the cyclic collector frees
+        gone = weakref.ref(a)
+        del a, b
+        for _ in range(3000):  # allocations that make a collection due
+            [[] for _ in range(3)]  # noqa: B018
+        qtbot.waitUntil(lambda: gone() is None, timeout=5000)
+    finally:
+        collector.stop()
+    assert gc.isenabled() == was_enabled
