@@ -11,7 +11,6 @@ from PySide6.QtCore import QCoreApplication, QEvent, QTimer
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QApplication
 
-from gui import refcount_guard
 from gui.main_window import MainWindow
 from gui.theme import ACCENT, apply_theme
 from simulator.config import RunConfig
@@ -25,7 +24,6 @@ def application() -> QApplication:
     if app is None:
         app = QApplication(["deeplens-simulator"])
         app.setApplicationName("DeepLens simulator")
-    refcount_guard.ensure()
     if app.objectName() != "deeplens-simulator":
         apply_theme(app)
         icon = QPixmap(64, 64)

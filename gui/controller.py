@@ -12,6 +12,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from paho.mqtt.client import topic_matches_sub
 from PySide6.QtCore import QObject, Signal
 
 from gui.workers import FramePoller, SignalBatcher
@@ -47,7 +48,8 @@ class DeviceController(QObject):
         self.topic_filter = ""
         self.poller = FramePoller(parent=self)
         self.messages = SignalBatcher(parent=self)  # Message items
-        self.lambda_output = SignalBatcher(parent=self)  # (kind, line) items; kind "event" carries a dict
+        # (kind, line) items, kind "event" carrying a dict; a Lambda printing in a tight loop loses old lines
+        self.lambda_output = SignalBatcher(maxlen=500, parent=self)
         self._tap: MqttLink | None = None
         self._probed = False
         self._closed = False
@@ -170,10 +172,9 @@ class DeviceController(QObject):
         if not self.topic_filter or device is None:
             return
         own = device_filters(device.thing_name)
-        import paho.mqtt.client as mqtt
 
         def on_message(topic: str, payload: bytes) -> None:
-            if not any(mqtt.topic_matches_sub(f, topic) for f in own):  # those come through device.messages
+            if not any(topic_matches_sub(f, topic) for f in own):  # those come through device.messages
                 self.messages.push(Message(0, time.time(), topic, bytes(payload)))
 
         try:

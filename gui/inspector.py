@@ -100,8 +100,8 @@ class MqttInspector(QWidget):
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # no per-insert measuring of every row
+        header.resizeSection(0, self.table.fontMetrics().horizontalAdvance("00:00:00.000") + 16)
         header.resizeSection(1, 300)
         header.setStretchLastSection(True)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._show_detail())

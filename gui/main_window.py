@@ -18,7 +18,6 @@ from gui.controller import DeviceController
 from gui.inspector import MqttInspector
 from gui.latency_plot import LatencyPlot
 from gui.log_view import LambdaLog, describe_event
-from gui import refcount_guard
 from gui.gc_guard import GuiThreadCollector
 from gui.pickers import ProfilePicker, ProjectPicker, SourcePicker
 from gui.status_panel import StatusPanel
@@ -56,7 +55,6 @@ def source_spec(description: str, configured: str | None) -> str:
 
 class MainWindow(QMainWindow):
     def __init__(self, controller: DeviceController | None = None) -> None:
-        refcount_guard.ensure()
         super().__init__()
         self.setWindowTitle("DeepLens simulator")
         self.resize(1440, 900)
@@ -198,8 +196,8 @@ class MainWindow(QMainWindow):
     # -- controller signals ----------------------------------------------------------------------------------
     def _on_frame(self, stream: str, image: QImage, width: int, height: int) -> None:
         view = self.views[stream]
-        if image.isNull():
-            view.clear(NO_PROJECT if stream == PROJECT else None)
+        if image.isNull():  # the project stream ended: the Lambda was stopped, or is being swapped
+            view.clear(NO_PROJECT if self.controller.wanted is None else "Waiting for the project stream…")
         else:
             view.set_image(image, width, height)
         self.controller.poller.frame_shown(stream)

@@ -1,6 +1,6 @@
 """Save screenshots of the window for the README, offscreen:  ``python -m gui.screenshots [OUT_DIR]``.
 
-Runs the default project on the demo clip, waits until the window shows real frames, messages and a latency
+Runs the default project on the demo clip (as a Raspberry Pi 4 unless ``--profile`` says otherwise), waits until the window shows real frames, messages and a latency
 curve, then writes ``screenshot.png`` (the main view) and ``screenshot-log.png`` (the Lambda log tab) to OUT_DIR
 (default: docs/).
 """
@@ -36,19 +36,20 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
     return False
 
 
-def is_live(window: MainWindow, messages: int = 8, samples: int = 16) -> bool:
+def is_live(window: MainWindow, messages: int = 8, samples: int = 40) -> bool:
     return (window.project_view.frames_shown > 5 and window.device_view.frames_shown > 5
             and len(window.inspector.model.rows) >= messages
             and sum(1 for h in window.plot.history if h[1]) >= samples)
 
 
-def take(out_dir: Path, config: RunConfig | None = None, timeout: float = 120.0) -> list[Path]:
-    config = config or RunConfig(source="demo", mqtt_port=0, http_port=0, thing_name="deeplens_workshop")
+def take(out_dir: Path, profile: str = "raspberry-pi-4", timeout: float = 120.0) -> list[Path]:
+    config = RunConfig(source="demo", profile=profile, mqtt_port=0, http_port=0, thing_name="deeplens_workshop")
     out_dir.mkdir(parents=True, exist_ok=True)
     application()
     window = MainWindow()
     window.resize(*SIZE)
     window.show()
+    window.project_view.setFocus()  # no focus ring on a picker in the pictures
     saved: list[Path] = []
     try:
         window.start(config)
@@ -76,10 +77,11 @@ def _save(window: MainWindow, path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gui.screenshots", description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", nargs="?", type=Path, default=PROJECT_ROOT / "docs")
+    parser.add_argument("--profile", default="raspberry-pi-4", help="hardware profile shown (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args(argv)
     try:
-        for path in take(args.out_dir, timeout=args.timeout):
+        for path in take(args.out_dir, args.profile, args.timeout):
             print(path)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)

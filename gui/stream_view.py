@@ -27,6 +27,7 @@ class StreamView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # takes focus from the pickers when clicked
 
     def pixmap(self) -> QPixmap:
         return self._pixmap

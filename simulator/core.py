@@ -150,8 +150,6 @@ class SimulatedDevice:
             self.undeploy()
             assert self.run_dir is not None and self._stats is not None
             self._stats.clear()
-            if self._project_slot is not None:
-                self._project_slot.write(b"")
             ctx = dctx.DeviceContext(
                 thing_name=self.thing_name, run_dir=self.run_dir, mqtt_host=self.mqtt_host,
                 mqtt_port=self.mqtt_port, artifacts=self.artifacts, profile=self.config.profile,
@@ -164,9 +162,13 @@ class SimulatedDevice:
         return project
 
     def undeploy(self) -> None:
+        """Stop the running Lambda (if any); its last project-stream frame goes with it."""
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor = None
+            self.project = None
+        if self._project_slot is not None:
+            self._project_slot.write(b"")
 
     def _on_event(self, event: dict) -> None:
         event = dict(event, time=time.time(), thing=self.thing_name)

@@ -171,9 +171,9 @@ def test_garbage_is_collected_on_the_gui_thread_while_a_collector_runs(qtbot):
         a.other, b.other = b, a  # a cycle only the cyclic collector frees
         gone = weakref.ref(a)
         del a, b
-        for _ in range(3000):  # allocations that make a collection due
-            [[] for _ in range(3)]  # noqa: B018
+        keep = [[] for _ in range(2 * gc.get_threshold()[0])]  # allocations that make a collection due
         qtbot.waitUntil(lambda: gone() is None, timeout=5000)
+        del keep
     finally:
         collector.stop()
     assert gc.isenabled() == was_enabled
