@@ -178,7 +178,7 @@ class DeviceController(QObject):
                 self.messages.push(Message(0, time.time(), topic, bytes(payload)))
 
         try:
-            self._tap = MqttLink(device.mqtt_host, device.mqtt_port).start()
+            self._tap = device.new_link().start()
             self._tap.subscribe(self.topic_filter, on_message)
         except (ConnectionError, ValueError) as exc:
             self._stop_tap()

@@ -8,6 +8,8 @@ import json
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+import time
+
 import pytest
 
 from simulator.profiles import load_profile
@@ -194,11 +196,12 @@ def test_host_faster_than_pi5_faster_than_pi4(name, build):
     # Other load on this machine only adds time: the least of a few rounds estimates the unloaded latency.
     compiled = compile_for_host(g)
     host_ms, others = float("inf"), 0.0
-    for _ in range(4):
+    for _ in range(10):  # the least of up to 150 runs, spread over time (this VM's neighbours come and go)
         ms, others = _while_watching_others(lambda: measure_host_ms(compiled, iterations=15, statistic="min"))
         host_ms = min(host_ms, ms)
         if host_ms < pi5:
             break
+        time.sleep(1.0)
     if host_ms >= pi5 and others > 0.2:
         pytest.skip(f"host busy: other processes used {others:.0%} of the CPUs while measuring "
                     f"({host_ms:.1f} ms vs predicted Pi 5 {pi5:.1f} ms is not representative)")
