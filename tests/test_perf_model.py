@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
-import time
-
 import pytest
 
 from simulator.profiles import load_profile
