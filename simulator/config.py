@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    project: str | None = None  # sample name, folder or Lambda file; None = the default sample
+    project: str | None = None  # sample name, folder or Lambda file; None = the default sample; "" = none
     source: str | None = None  # None = the project's source, else webcam 0, else the demo clip
     profile: str = "host"
     thing_name: str | None = None  # None = deeplens_<uuid> stable for this user

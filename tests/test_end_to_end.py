@@ -129,3 +129,36 @@ def test_deeplens_profile_delivers_4mp_frames_and_paces_inference(run_device, su
     assert status["profile"] == "deeplens" and status["frame_size"] == [2688, 1520]
     assert pacing["predicted_ms"] > 0 and pacing["status"].startswith(("paced to deeplens", "host too slow"))
     assert status["inference"]["predicted_ms"] == pacing["predicted_ms"]
+
+
+def test_two_simulated_devices_on_one_machine_do_not_collide(run_device, subscribe, tiny_artifacts, video_file):
+    """Two devices, the same Lambda (same /tmp/results.mjpeg path): each stream and topic stays its own."""
+    one, viewer_one = run_device(project=str(LAMBDAS / "style2018"), source=str(video_file),
+                                 artifacts=tiny_artifacts, thing_name="deeplens_one")
+    two, viewer_two = run_device(project=str(LAMBDAS / "style2018"), source="pattern:320x240@15",
+                                 artifacts=tiny_artifacts, thing_name="deeplens_two")
+    assert one.run_dir != two.run_dir
+    sub_one = subscribe(one.mqtt_port, "$aws/things/+/infer")
+    sub_two = subscribe(two.mqtt_port, "$aws/things/+/infer")
+    t1, p1 = sub_one.wait_for(lambda m: m[1].startswith(b"{"))
+    t2, p2 = sub_two.wait_for(lambda m: m[1].startswith(b"{"))
+    assert (t1, t2) == ("$aws/things/deeplens_one/infer", "$aws/things/deeplens_two/infer")
+    assert json.loads(p1)["frame_shape"] == [360, 640, 3] and json.loads(p2)["frame_shape"] == [240, 320, 3]
+    # each project stream carries its own Lambda's frames (858x480 from LocalDisplay, different content)
+    f1 = read_mjpeg_frames(viewer_one.url + "stream/project.mjpeg", count=1)[0]
+    f2 = read_mjpeg_frames(viewer_two.url + "stream/project.mjpeg", count=1)[0]
+    assert f1.shape == f2.shape == (480, 858, 3) and is_magenta(f1[5, 5]) and is_magenta(f2[5, 5])
+    assert not np.array_equal(f1, f2)
+
+
+def test_http_mjpeg_url_is_a_camera_source(run_device, video_file):
+    """A network camera: another simulator's device stream, read over HTTP as a source."""
+    from simulator.camera.sources import open_source
+
+    _, viewer = run_device(project="", source=str(video_file))
+    source = open_source(viewer.url + "stream/device.mjpeg")
+    source.open()
+    try:
+        assert source.live and source.read().shape == (360, 640, 3)
+    finally:
+        source.close()
