@@ -94,8 +94,7 @@ class FramePoller(QThread):
         frame = device.device_frame()
         if frame is not None and frame.index != self._last[DEVICE]:
             self._offer(DEVICE, frame.index, lambda: frame.image)
-        # nothing deployed: the slot still holds the last Lambda's final frame, which must not be shown
-        project = device.project_jpeg() if getattr(device, "supervisor", True) is not None else None
+        project = device.project_jpeg()  # None when nothing is deployed (undeploy blanks the stream)
         if project is None:
             if self._last[PROJECT] > 0:  # the project stream went away (Lambda stopped or swapped)
                 self._last[PROJECT] = 0

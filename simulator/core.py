@@ -196,10 +196,18 @@ class SimulatedDevice:
     def device_frame(self) -> Frame | None:
         return self.camera.latest if self.camera is not None else None
 
-    def project_jpeg(self) -> tuple[int, bytes] | None:
-        """(sequence number, JPEG bytes) of the newest project-stream frame, or None."""
+    def project_seq(self) -> int:
+        """Sequence number of the newest project-stream frame (0: none yet); cheap, copies nothing."""
         slot = self._project_slot
-        got = slot.read() if slot is not None else None
+        return slot.seq if slot is not None else 0
+
+    def project_jpeg(self, newer_than: int | None = None) -> tuple[int, bytes] | None:
+        """(sequence number, JPEG bytes) of the newest project-stream frame, or None (also when its sequence
+        number is ``newer_than``, i.e. nothing new since)."""
+        slot = self._project_slot
+        if slot is None or (newer_than is not None and slot.seq == newer_than):
+            return None
+        got = slot.read()
         if got is None or got.data.size == 0:
             return None
         return got.seq, got.data.tobytes()

@@ -39,9 +39,8 @@ class Telemetry:
 
     def sample(self) -> dict:
         stats = self._device.lambda_stats()
-        project = self._device.project_jpeg()
         now = time.monotonic()
-        counts = (int(stats.get("inferences", 0)), int(stats.get("publishes", 0)), project[0] if project else 0)
+        counts = (int(stats.get("inferences", 0)), int(stats.get("publishes", 0)), self._device.project_seq())
         fps = pub_rate = stream_fps = 0.0
         if self._prev is not None:
             dt = now - self._prev[0]

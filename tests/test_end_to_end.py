@@ -145,8 +145,9 @@ def test_two_simulated_devices_on_one_machine_do_not_collide(run_device, subscri
     assert (t1, t2) == ("$aws/things/deeplens_one/infer", "$aws/things/deeplens_two/infer")
     assert json.loads(p1)["frame_shape"] == [360, 640, 3] and json.loads(p2)["frame_shape"] == [240, 320, 3]
     # each project stream carries its own Lambda's frames (858x480 from LocalDisplay, different content)
-    f1 = read_mjpeg_frames(viewer_one.url + "stream/project.mjpeg", count=1)[0]
-    f2 = read_mjpeg_frames(viewer_two.url + "stream/project.mjpeg", count=1)[0]
+    # (the first frame may still be LocalDisplay's white 640x480 canvas: take the third)
+    f1 = read_mjpeg_frames(viewer_one.url + "stream/project.mjpeg", count=3)[-1]
+    f2 = read_mjpeg_frames(viewer_two.url + "stream/project.mjpeg", count=3)[-1]
     assert f1.shape == f2.shape == (480, 858, 3) and is_magenta(f1[5, 5]) and is_magenta(f2[5, 5])
     assert not np.array_equal(f1, f2)
 
@@ -162,3 +163,14 @@ def test_http_mjpeg_url_is_a_camera_source(run_device, video_file):
         assert source.live and source.read().shape == (360, 640, 3)
     finally:
         source.close()
+
+
+def test_lambda_whose_working_thread_dies_is_restarted(run_device, subscribe, video_file):
+    device, _ = run_device(project=str(LAMBDAS / "thread_crash.py"), source=str(video_file))
+    lines: list[str] = []
+    device.on_lambda_line(lambda kind, line: lines.append(line))  # the Lambda needs >1 s to import OpenVINO
+    status_sub = subscribe(device.mqtt_port, f"deeplens/{device.thing_name}/status")
+    _, payload = status_sub.wait_for(lambda m: b'"restart"' in m[1])
+    event = json.loads(payload)
+    assert event["exit_code"] == 1 and "the Lambda has no working thread left" in event["error"]
+    assert any("RuntimeError: worker thread failed" in line for line in lines)

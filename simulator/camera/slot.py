@@ -8,12 +8,15 @@ publishes its sequence number; each buffer has a generation counter that is odd 
 Layout: a header of int64 words, then two data buffers of ``capacity`` bytes each.
   header[0] magic, header[1] capacity, header[2] latest sequence number (0 = nothing yet)
   per buffer b (base = 4 + 8 * b): generation, length, seq, timestamp_ns, meta0, meta1, meta2, meta3
+A buffer's generation is set absolutely (2*seq - 1 while value ``seq`` is written into it, 2*seq after), so a
+writer killed half-way leaves nothing that a later write does not heal. Writers in one process take a lock.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,7 @@ class SharedSlot:
         self.path = Path(path)
         self._mm = mm
         self._owner = owner
+        self._write_lock = threading.Lock()
         self._header = np.ndarray((HEADER_WORDS,), dtype=np.int64, buffer=mm, offset=0)
         self.capacity = int(self._header[1])
         self._bufs = [np.ndarray((self.capacity,), dtype=np.uint8, buffer=mm, offset=HEADER_BYTES + i * self.capacity)
@@ -84,20 +88,21 @@ class SharedSlot:
             else np.ascontiguousarray(data).reshape(-1).view(np.uint8)
         if raw.size > self.capacity:
             raise ValueError(f"value of {raw.size} bytes does not fit the slot's {self.capacity} bytes")
-        seq = int(self._header[2]) + 1
-        b = seq % 2
-        base = _BUF_BASE[b]
-        h = self._header
-        h[base] += 1  # odd: being written
-        self._bufs[b][: raw.size] = raw
-        h[base + 1] = raw.size
-        h[base + 2] = seq
-        h[base + 3] = timestamp_ns if timestamp_ns is not None else time.time_ns()
-        m = tuple(meta) + (0,) * (4 - len(meta))
-        h[base + 4: base + 8] = m[:4]
-        h[base] += 1  # even: stable
-        h[2] = seq
-        return seq
+        with self._write_lock:
+            h = self._header
+            seq = int(h[2]) + 1
+            b = seq % 2
+            base = _BUF_BASE[b]
+            h[base] = 2 * seq - 1  # odd: being written
+            self._bufs[b][: raw.size] = raw
+            h[base + 1] = raw.size
+            h[base + 2] = seq
+            h[base + 3] = timestamp_ns if timestamp_ns is not None else time.time_ns()
+            m = tuple(meta) + (0,) * (4 - len(meta))
+            h[base + 4: base + 8] = m[:4]
+            h[base] = 2 * seq  # even: stable
+            h[2] = seq
+            return seq
 
     def read(self, retries: int = 20) -> SlotRead | None:
         """Copy out the newest value, or None if nothing was written yet."""

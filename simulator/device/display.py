@@ -5,8 +5,9 @@ Here, inside the Lambda's process, ``os.mkfifo`` / ``open`` / ``os.remove`` of t
 (see ``simulator.device.redirects``): ``open(path, 'w' | 'wb')`` returns this writer that accepts bytes (even in text mode, where real Python 3 raises
 TypeError), splits the stream into JPEGs and puts the newest into this device's shared slot. Nothing blocks,
 two simulated devices never collide (each has its own slot), and systems without ``mkfifo`` work the same.
-Like a FIFO whose reader displays at screen rate, the writer lets at most ``MAX_FPS`` frames a second through,
-so display threads that rewrite the same JPEG in a tight loop do not burn a core.
+Like a FIFO whose reader displays at screen rate, the writer takes at most ``MAX_FPS`` frames a second, so
+display threads that rewrite the same JPEG in a tight loop do not burn a core; a frame identical to the last
+one is not published again.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class ProjectStreamWriter(io.RawIOBase):
         self._slot = slot
         self._buf = bytearray()
         self._last = 0.0
+        self._last_jpeg = b""
         self.mode, self.name = "wb", "/tmp/results.mjpeg"
 
     def writable(self) -> bool:
@@ -68,6 +70,9 @@ class ProjectStreamWriter(io.RawIOBase):
         if wait > 0:
             time.sleep(wait)
         self._last = time.monotonic()
+        if jpeg == self._last_jpeg:  # display threads rewrite the same frame in a loop: not a new frame
+            return
+        self._last_jpeg = jpeg
         if len(jpeg) <= self._slot.capacity:
             self._slot.write(jpeg)
 

@@ -48,25 +48,43 @@ def _watch_parent(parent: int) -> None:
 
 
 def _shutdown(*_args) -> None:
-    try:
-        from simulator.device.runtime_state import stats
-
-        stats().flush()
-    finally:
-        os._exit(0)
+    os._exit(0)  # nothing to flush: the core resets the Lambda's counters on every deploy
 
 
-def _thread_crash(args: threading.ExceptHookArgs) -> None:
-    name = args.thread.name if args.thread else "?"
-    print(f"Exception in Lambda thread {name}:", file=sys.stderr)
-    traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=sys.stderr)
-    others = [t for t in threading.enumerate()
-              if t is not args.thread and t is not threading.main_thread() and not t.daemon
-              and not t.name.startswith("simulator-")]
-    if not others:
+class _Crashes:
+    """Decides when an exception that ends a Lambda thread ends the Lambda: when no thread the Lambda started
+    (nor its import, still running its loop in the main thread) is left working."""
+
+    def __init__(self) -> None:
+        self.baseline: set[threading.Thread] = set()
+        self.importing = True
+        self.crashed = False
+        self._lock = threading.Lock()
+
+    def _working(self, ending: threading.Thread | None = None) -> bool:
+        return any(t not in self.baseline and t is not ending and t is not threading.main_thread()
+                   and not t.daemon and t.is_alive() for t in threading.enumerate())
+
+    def hook(self, args: threading.ExceptHookArgs) -> None:
+        name = args.thread.name if args.thread else "?"
+        print(f"Exception in Lambda thread {name}:", file=sys.stderr)
+        traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback, file=sys.stderr)
+        with self._lock:
+            self.crashed = True
+            if self.importing or self._working(args.thread):
+                return
         print("the Lambda has no working thread left: ending its process", file=sys.stderr)
         sys.stderr.flush()
         os._exit(EXIT_CRASH)
+
+    def finish_import(self) -> bool:
+        """The import returned; True if a thread crashed meanwhile and none is left working."""
+        with self._lock:
+            self.importing = False
+            return self.crashed and not self._working()
+
+
+_crashes = _Crashes()
 
 
 def load_lambda(path: Path):
@@ -102,10 +120,13 @@ def main() -> int:
     _numpy_compat()
     _install_device_modules()
     redirects.install(ctx)
-    threading.excepthook = _thread_crash
+    threading.excepthook = _crashes.hook
     sys.path.insert(0, str(lambda_file.parent))
     sys.argv = [str(lambda_file)]
+    _crashes.baseline = set(threading.enumerate()) - {threading.main_thread()}  # the simulator's own threads
     module = load_lambda(lambda_file)  # a crash here propagates: traceback + exit status 1
+    if _crashes.finish_import():
+        return EXIT_CRASH
     for attr in ("function_handler", "lambda_handler", "handler"):
         handler = getattr(module, attr, None)
         if callable(handler):

@@ -36,9 +36,9 @@ class DeviceJpegCache:
         self._index, self._jpeg = -1, b""
         self._lock = threading.Lock()
 
-    def get(self) -> tuple[int, bytes] | None:
+    def get(self, newer_than: int | None = None) -> tuple[int, bytes] | None:
         frame = self._device.device_frame()
-        if frame is None:
+        if frame is None or frame.index == newer_than:
             return None
         with self._lock:
             if frame.index != self._index:
@@ -68,8 +68,8 @@ def build_app(device: SimulatedDevice) -> web.Application:
         loop = asyncio.get_running_loop()
         last = None
         try:
-            while True:
-                got = await loop.run_in_executor(None, latest)
+            while request.transport is not None and not request.transport.is_closing():  # the client is there
+                got = await loop.run_in_executor(None, latest, last)
                 if got is not None and got[0] != last and got[1]:
                     last, jpeg = got
                     await resp.write(f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
