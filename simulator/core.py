@@ -13,7 +13,6 @@ import os
 import shutil
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +39,15 @@ from simulator.telemetry import Telemetry
 log = logging.getLogger(__name__)
 
 
+def parse_broker(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` of an external broker; ConfigError if it is not one."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--broker {text!r}: expected HOST:PORT with a port from 1 to 65535 "
+                          "(e.g. 127.0.0.1:1883, or <endpoint>-ats.iot.<region>.amazonaws.com:8883)")
+    return host, int(port)
+
+
 class SimulatedDevice:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
@@ -47,7 +55,6 @@ class SimulatedDevice:
         self.thing_name = check_thing_name(config.thing_name) if config.thing_name else default_thing_name()
         self.artifacts = Path(config.artifacts) if config.artifacts else default_artifacts_dir()
         self.messages = MessageLog()
-        self.events: deque[dict] = deque(maxlen=200)
         self.project: Project | None = None
         self.source_description = ""
         self.broker: EmbeddedBroker | None = None
@@ -65,6 +72,8 @@ class SimulatedDevice:
         self.tls = TlsFiles(*(str(p) if p else None for p in (config.broker_ca, config.broker_cert,
                                                                   config.broker_key))) \
             if config.broker and (config.broker_ca or config.broker_cert) else None
+        if config.broker:
+            parse_broker(config.broker)
         for flag, path in (("--broker-ca", config.broker_ca), ("--broker-cert", config.broker_cert),
                            ("--broker-key", config.broker_key)):
             if path is not None and not Path(path).is_file():
@@ -84,8 +93,7 @@ class SimulatedDevice:
         self.run_dir = runtime_root() / f"deeplens-sim-{os.getpid()}-{self.thing_name[-12:]}"
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if self.config.broker:
-            host, _, port = self.config.broker.rpartition(":")
-            self.mqtt_host, self.mqtt_port = host or "127.0.0.1", int(port)
+            self.mqtt_host, self.mqtt_port = parse_broker(self.config.broker)
         else:
             self.broker = EmbeddedBroker(self.config.mqtt_host, self.config.mqtt_port).start()
             self.mqtt_port = self.broker.port
@@ -172,7 +180,6 @@ class SimulatedDevice:
 
     def _on_event(self, event: dict) -> None:
         event = dict(event, time=time.time(), thing=self.thing_name)
-        self.events.append(event)
         if self.link is not None:
             self.link.publish(status_topic(self.thing_name), json.dumps(event))
         for fn in list(self._event_listeners):

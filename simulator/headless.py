@@ -46,12 +46,13 @@ def run_headless(config: RunConfig, duration: float | None = None) -> int:
         log.info("received %s: shutting down", signal.Signals(signum).name)
         stop.set()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     device = SimulatedDevice(config)
     viewer = None
+    previous: dict = {}
     try:
-        device.start()
+        device.start()  # Ctrl-C here raises KeyboardInterrupt; start() has cleaned up by then
         viewer = ViewerServer(device, config.http_host, config.http_port).start()
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         s = device.status()
         print(f"DeepLens simulator running as thing {device.thing_name} (profile {s['profile']})", flush=True)
         print(f"  viewer:  {viewer.url}", flush=True)

@@ -39,7 +39,7 @@ def device_env(tmp_path, monkeypatch, tiny_artifacts):
     runtime_state.stats.cache_clear()
     greengrasssdk._link.cache_clear()
     greengrasssdk._store.cache_clear()
-    awscam._slot, awscam._last_seq, awscam._stale = None, 0, 0
+    awscam._slot, awscam._last_index, awscam._stale = None, 0, 0
     yield ctx, slot, stats, broker
     if greengrasssdk._link.cache_info().currsize:
         greengrasssdk._link().stop()

@@ -19,7 +19,7 @@ import threading
 from amqtt.broker import Broker, BrokerEvents
 from amqtt.contexts import Action
 
-from simulator.errors import PortInUseError
+from simulator.errors import PortInUseError, SimulatorError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ class EmbeddedBroker:
         self._thread = threading.Thread(target=self._run, name="mqtt-broker", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise RuntimeError("the embedded MQTT broker did not start in time")
+            raise SimulatorError(f"the embedded MQTT broker did not start within {timeout:g} s")
         if self._error is not None:
             raise PortInUseError(f"cannot start the MQTT broker on {self.host}:{self.port}: {self._error}")
         log.info("MQTT broker (amqtt) listening on %s:%d", self.host, self.port)

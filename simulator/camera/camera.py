@@ -95,6 +95,14 @@ class Camera:
         self.stats.frames += 1
 
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:  # the thread owns the source and the slot: nothing closes them under its feet
+            self.source.close()
+            if self.slot is not None:
+                self.slot.close()
+
+    def _loop(self) -> None:
         src_fps = self.source.fps if (self.realtime and not self.source.live) else None
         cap_fps = self.spec.fps
         t0 = time.monotonic()
@@ -147,7 +155,11 @@ class Camera:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
-        self.source.close()
-        if self.slot is not None:
-            self.slot.close()
+            self._thread.join(timeout=10)
+            if self._thread.is_alive():
+                log.warning("camera: %s did not return from a read within 10 s; it is closed when it does",
+                            self.source.description)
+        else:  # never started: close what start() may have opened
+            self.source.close()
+            if self.slot is not None:
+                self.slot.close()

@@ -48,11 +48,38 @@ def _sub_parser() -> argparse.ArgumentParser:
     return p
 
 
+class OncePerMinute(logging.Filter):
+    """Library chatter: no tracebacks (unless DEBUG), and the same message at most once a minute.
+
+    amqtt logs every QoS 1 acknowledgement that a stalled subscriber never sends with a full traceback; a
+    Lambda publishing fast to such a subscriber would otherwise flood the terminal."""
+
+    def __init__(self, prefixes: tuple[str, ...]) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._seen: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(self._prefixes):
+            return True
+        record.exc_info, record.exc_text = None, None
+        key = f"{record.name}:{record.msg}"
+        now = record.created
+        if now - self._seen.get(key, -1e9) < 60:
+            return False
+        self._seen[key] = now
+        return True
+
+
 def _setup_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("amqtt", "transitions", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
+    noisy = ("amqtt", "transitions", "aiohttp.access")
+    for name in noisy:
+        logging.getLogger(name).setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
+    if level != "DEBUG":
+        for handler in logging.getLogger().handlers:  # a logger's own filter would miss its children's records
+            handler.addFilter(OncePerMinute(noisy))
 
 
 def has_display() -> bool:

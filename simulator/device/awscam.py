@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 import numpy as np
@@ -16,8 +17,9 @@ from simulator.inference.results import parse_result
 log = logging.getLogger("awscam")
 
 _slot: FrameSlot | None = None
-_last_seq = 0
+_last_index = 0  # index of the last frame returned
 _stale = 0
+_lock = threading.Lock()
 
 
 class Runtime:
@@ -31,19 +33,23 @@ def getLastFrame():  # noqa: N802 - the device's name
     If no new frame arrived since the last call, the same frame comes back and this is counted
     (``stale_frames`` in the status) and logged, rather than passed off as new.
     """
-    global _slot, _last_seq, _stale
-    if _slot is None:
-        _slot = FrameSlot.attach(context.current().run_dir / context.FRAMES_FILE)
-    frame = _slot.read()
-    if frame is None:
-        return False, None
-    if frame.index == _last_seq:
-        _stale += 1
-        stats().add("stale_frames")
-        if _stale in (1, 10, 100) or _stale % 1000 == 0:
-            log.warning("getLastFrame returned the same frame again (%d times so far): the Lambda asks for "
-                        "frames faster than the camera delivers them", _stale)
-    _last_seq = frame.index
+    global _slot, _last_index, _stale
+    with _lock:
+        if _slot is None:
+            _slot = FrameSlot.attach(context.current().run_dir / context.FRAMES_FILE)
+        frame = _slot.read()
+        deadline = time.monotonic() + 1.0
+        while frame is None and _last_index and time.monotonic() < deadline:
+            frame = _slot.read()  # a read that kept racing the camera's writes: try again, briefly
+        if frame is None:
+            return False, None
+        if frame.index == _last_index:
+            _stale += 1
+            stats().add("stale_frames")
+            if _stale in (1, 10, 100) or _stale % 1000 == 0:
+                log.warning("getLastFrame returned the same frame again (%d times so far): the Lambda asks for "
+                            "frames faster than the camera delivers them", _stale)
+        _last_index = frame.index
     stats().add("frames_read")
     return True, frame.image
 
@@ -93,7 +99,7 @@ class Model:
 
     def parseResult(self, model_type, raw):  # noqa: N802 - the device's name
         """``{model_type: [...]}`` for 'classification', 'ssd' or 'segmentation' (see simulator.inference.results)."""
-        return parse_result(model_type, raw, self.input_hw)
+        return parse_result(model_type, raw, self.input_hw, getattr(self._model, "output_shapes", None))
 
 
 def _make_pacer(model, profile_name: str, device: str, model_path: str):

@@ -7,16 +7,16 @@ usual ``$aws/things/<thing>/shadow/...`` topics.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import logging
 import threading
 from collections.abc import Callable
 
+from simulator.broker.client import MqttLink
 from simulator.broker.topics import shadow_topic
 from simulator.device import context
-from simulator.device.runtime_state import stats
+from simulator.device.runtime_state import once, stats
 from simulator.device.shadow import ShadowError, ShadowStore
 
 log = logging.getLogger("greengrasssdk")
@@ -27,7 +27,7 @@ __all__ = ["client", "ShadowError"]
 local_functions: dict[str, Callable] = {}
 
 
-@functools.cache
+@once
 def _link() -> MqttLink:
     ctx = context.current()
     return ctx.link(f"{ctx.thing_name}-lambda").start()
@@ -78,7 +78,7 @@ class IoTDataClient:
         return {"payload": json.dumps(result).encode()}
 
 
-@functools.cache
+@once
 def _store() -> ShadowStore:
     return ShadowStore(context.current().shadows)
 

@@ -82,4 +82,4 @@ def _set_input_size(graph: ov.Model, width: int, height: int) -> None:
     dims = list(shape)
     channels_first = dims[1].is_static and dims[1].get_length() in (1, 3)
     new = [1, dims[1], height, width] if channels_first else [1, height, width, dims[3]]
-    graph.reshape({graph.input(0): ov.PartialShape([d if isinstance(d, int) else d for d in new])})
+    graph.reshape({graph.input(0): ov.PartialShape(new)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import cv2
@@ -40,7 +41,10 @@ class OpenVINOModel:
             graph.reshape({port.any_name if port.names else 0: [1] + dims[1:]})
         self._compiled = devices.compile_model(graph, device)
         self._request = self._compiled.create_infer_request()
+        self._lock = threading.Lock()  # one request: Lambda threads take turns
         self._out_names = [o.any_name if o.names else f"output{i}" for i, o in enumerate(self._compiled.outputs)]
+        self.output_shapes = {n: tuple(o.get_partial_shape().get_min_shape())
+                              for n, o in zip(self._out_names, self._compiled.outputs)}
 
     @property
     def graph(self) -> ov.Model:
@@ -56,6 +60,8 @@ class OpenVINOModel:
         return np.ascontiguousarray(tensor[None]).astype(self._dtype, copy=False)
 
     def infer(self, frame: np.ndarray) -> dict[str, np.ndarray]:
-        results = self._request.infer(self.prepare(frame))
+        tensor = self.prepare(frame)
+        with self._lock:
+            results = self._request.infer(tensor)
         return {name: np.asarray(results[i], dtype=np.float32).reshape(-1)
                 for i, name in enumerate(self._out_names)}

@@ -38,7 +38,8 @@ def resolve_device(requested: str) -> str:
     return "CPU"
 
 
-def compile_config(device: str) -> dict[str, str]:
+def compile_config() -> dict[str, str]:
+    """Compile settings for every device: latency mode, and the precision hint if one is set."""
     precision = os.environ.get("DEEPLENS_SIM_PRECISION")
     config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY"}
     if precision:
@@ -47,4 +48,4 @@ def compile_config(device: str) -> dict[str, str]:
 
 
 def compile_model(model: ov.Model | str, device: str) -> ov.CompiledModel:
-    return core().compile_model(model, device, compile_config(device))
+    return core().compile_model(model, device, compile_config())

@@ -19,7 +19,7 @@ import cv2
 from aiohttp import web
 
 from simulator.core import SimulatedDevice
-from simulator.errors import PortInUseError
+from simulator.errors import PortInUseError, SimulatorError
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +139,8 @@ class ViewerServer:
         self.port = sock.getsockname()[1]
         self._thread = threading.Thread(target=self._run, args=(sock,), name="http-viewer", daemon=True)
         self._thread.start()
-        self._ready.wait(10)
+        if not self._ready.wait(10):
+            raise SimulatorError(f"the web viewer did not start within 10 s on {self.url}")
         if self._error is not None:
             raise PortInUseError(f"cannot start the viewer on {self.url}: {self._error}")
         log.info("viewer on %s", self.url)
