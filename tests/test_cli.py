@@ -56,7 +56,8 @@ def error_lines(result: subprocess.CompletedProcess) -> list[str]:
     (["--project", "no_such_sample"], "unknown project 'no_such_sample'"),
     (["--project", "/no/such/lambda_function.py"], "Lambda file not found: /no/such/lambda_function.py"),
     (["--profile", "no_such_board"], "unknown hardware profile 'no_such_board'"),
-], ids=["missing-file", "missing-webcam", "unknown-project", "missing-lambda", "unknown-profile"])
+    (["--broker", "127.0.0.1:"], "--broker '127.0.0.1:': expected HOST:PORT"),
+], ids=["missing-file", "missing-webcam", "unknown-project", "missing-lambda", "unknown-profile", "bad-broker"])
 def test_bad_input_gets_one_clear_error(args, expected):
     result, _ = run_main("--source", "pattern", *args)
     assert result.returncode == 2
