@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 PERIOD = 0.5
 HISTORY_SECONDS = 60
+RATE_WINDOW = 3.0  # rates are averaged over this many seconds (a paced Pi does ~5 inferences a second)
 
 
 class Telemetry:
@@ -20,7 +21,7 @@ class Telemetry:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.history: deque[tuple[float, float, float | None]] = deque(maxlen=int(HISTORY_SECONDS / PERIOD))
-        self._prev: tuple[float, int, int, int] | None = None
+        self._window: deque[tuple[float, int, int, int]] = deque()
         self._last: dict = {}
 
     def start(self) -> None:
@@ -41,12 +42,15 @@ class Telemetry:
         stats = self._device.lambda_stats()
         now = time.monotonic()
         counts = (int(stats.get("inferences", 0)), int(stats.get("publishes", 0)), self._device.project_seq())
+        if self._window and any(c < p for c, p in zip(counts, self._window[-1][1:])):
+            self._window.clear()  # counters restarted (a new deployment)
+        self._window.append((now, *counts))
+        while len(self._window) > 2 and now - self._window[1][0] >= RATE_WINDOW:
+            self._window.popleft()
         fps = pub_rate = stream_fps = 0.0
-        if self._prev is not None:
-            dt = now - self._prev[0]
-            if dt > 0:
-                fps, pub_rate, stream_fps = (max(0, c - p) / dt for c, p in zip(counts, self._prev[1:]))
-        self._prev = (now, *counts)
+        first = self._window[0]
+        if now > first[0]:
+            fps, pub_rate, stream_fps = ((c - p) / (now - first[0]) for c, p in zip(counts, first[1:]))
         pacing = stats.get("pacing") or {}
         predicted = pacing.get("predicted_ms") if isinstance(pacing, dict) else None
         self._last = {

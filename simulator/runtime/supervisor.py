@@ -62,6 +62,7 @@ class LambdaSupervisor:
         env.update(self.env)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # e.g. LocalDisplay's float canvas: a warning per start
         return subprocess.Popen(
             [sys.executable, "-u", "-m", "simulator.runtime.host"], env=env, cwd=str(self.cwd),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
