@@ -169,21 +169,17 @@ def test_precision_from_name():
 
 # --- the orderings the real world shows ----------------------------------------------------------------------
 
-def _bundled():
-    try:
-        from simulator.inference import store
+def _bundled(name: str) -> ov.Model:
+    from simulator.inference import store
 
-        return [(e.name, store.model_path(e.name)) for e in store.list_models()]
-    except Exception:  # noqa: BLE001 - the store is optional here
-        return []
+    return ov.Core().read_model(str(store.ensure_model(name, progress=False)))  # fetched on a new machine
 
 
 def conv_nets():
-    nets = [("mobilenet_v2 (reference)", mobilenet_v2)]
-    for name, path in _bundled():
-        if path is not None:
-            nets.append((name, lambda p=path: ov.Core().read_model(str(p))))
-    return nets
+    from simulator.inference import store
+
+    return [("mobilenet_v2 (reference)", mobilenet_v2)] + \
+        [(e.name, lambda n=e.name: _bundled(n)) for e in store.list_models()]
 
 
 @pytest.mark.parametrize("name,build", conv_nets(), ids=[n for n, _ in conv_nets()])
@@ -239,7 +235,7 @@ def test_deeplens_gpu_fp16_faster_than_fp32(name, build):
 
 def test_deeplens_gpu_faster_than_cpu_for_dense_conv_nets():
     deeplens = load_profile("deeplens")
-    nets = [resnet18()] + [ov.Core().read_model(str(p)) for n, p in _bundled() if n == "ssd-mobilenet-v2-coco" and p]
+    nets = [resnet18(), _bundled("ssd-mobilenet-v2-coco")]
     for g in nets:
         assert predict_latency_ms(g, deeplens, "GPU").ms < predict_latency_ms(g, deeplens, "CPU").ms
 
