@@ -128,3 +128,13 @@ def test_demo_runs_on_the_bundled_clip_and_exits_zero(subscribe):
     assert proc.returncode == 0, err[-2000:]
     assert "demo clip" in "".join(banner)
     assert "no webcam found: playing the bundled demo clip" in err
+
+
+def test_without_a_display_the_window_falls_back_to_headless(tiny_artifacts):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    result = subprocess.run([*MAIN, "--duration", "2", "--mqtt-port", "0", "--http-port", "0", "--source", "pattern",
+                             "--artifacts", str(tiny_artifacts), "--project", str(ROOT / "tests/lambdas/style2018")],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "no display found (DISPLAY/WAYLAND_DISPLAY unset): running headless" in result.stderr
+    assert "viewer:  http://127.0.0.1:" in result.stdout
