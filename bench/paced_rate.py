@@ -94,15 +94,15 @@ def end_to_end(profile_name: str, project: str, source: str, seconds: float, war
         time.sleep(seconds)
         with lock:
             window = stamps[start_n:]
-        inference = device.status().get("inference") or {}
+        inference = device.status().inference
     finally:
         client.loop_stop()
         client.disconnect()
         device.stop()
-    pacing = inference.get("pacing") or {}
+    pacing = inference.pacing
     print(f"{project} on {profile_name}: {len(window)} results in the {seconds:.0f} s window; "
-          f"host {inference.get('host_ms')} ms; status: {pacing.get('status')}")
-    predicted = pacing.get("predicted_ms")
+          f"host {inference.host_ms} ms; status: {pacing.status if pacing else 'unpaced'}")
+    predicted = pacing.predicted_ms if pacing else None
     if not predicted or len(window) < 2:
         print("no pacing information or too few results (is the profile paced, did the Lambda start?)")
         return 1

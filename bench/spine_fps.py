@@ -67,7 +67,7 @@ def plain_script(clip: Path, seconds: float) -> float:
         boxes = out[names["detection_boxes:0"]][0]
         scores = out[names["detection_scores:0"]][0]
         result = {}
-        for box, score in zip(boxes, scores):
+        for box, score in zip(boxes, scores, strict=True):
             if score > 0.25:
                 y0, x0, y1, x1 = (box * [SIZE[1], SIZE[0], SIZE[1], SIZE[0]]).astype(int)
                 cv2.rectangle(frame, (x0, y0), (x1, y1), (255, 165, 20), 10)
@@ -90,7 +90,7 @@ def in_simulator(clip: Path, seconds: float) -> tuple[float, float]:
         deadline = time.monotonic() + 120
         while device.lambda_stats().get("inferences", 0) < 3:  # model loaded and warm
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the Lambda did not start: {device.status()['lambda']}")
+                raise RuntimeError(f"the Lambda did not start: {device.status().lambda_}")
             time.sleep(0.1)
         def counters() -> tuple[int, int]:
             s = device.lambda_stats()

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from paho.mqtt.client import topic_matches_sub
 from PySide6.QtCore import QObject, Signal
 
 from gui.workers import FramePoller, SignalBatcher
-from simulator.broker.client import MqttLink
-from simulator.broker.monitor import Message
-from simulator.broker.topics import device_filters
+from simulator import progress
 from simulator.camera.sources import open_source, probe_webcam
 from simulator.config import RunConfig
 from simulator.core import SimulatedDevice
 from simulator.errors import SimulatorError
+from simulator.ipc.mqtt import MqttLink
+from simulator.ipc.topics import device_filters
+from simulator.message_log import keep
 from simulator.profiles import load_profile
 from simulator.projects import DEFAULT_PROJECT, Project, resolve_project
 
@@ -39,6 +39,7 @@ class DeviceController(QObject):
     busy = Signal(str)  # what the worker is doing; "" when idle
     error = Signal(str)  # the one route for every failure the user should see
     webcams = Signal(list)  # indices of the webcams found
+    rules_reloaded = Signal(str, bool)  # what happened, and whether it worked
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -54,6 +55,11 @@ class DeviceController(QObject):
         self._probed = False
         self._closed = False
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gui-device")
+        self._stop_progress = progress.listen(self._on_progress)  # downloads and conversions in the status bar
+
+    def _on_progress(self, stage: str, detail: str, percent: float | None) -> None:
+        text = stage[:1].upper() + stage[1:] + (f" {detail}" if detail else "")
+        self.busy.emit(text + (f" — {percent:.0f} %" if percent is not None else "") + "…")
 
     # -- requests from the GUI (return at once) -------------------------------------------------------------
     def start(self, config: RunConfig) -> None:
@@ -76,6 +82,20 @@ class DeviceController(QObject):
     def undeploy(self) -> None:
         self._submit("Stopping the Lambda…", self._undeploy_job)
 
+    def reload_rules(self) -> None:
+        self._submit("Reloading the rules…", self._reload_rules_job)
+
+    def _reload_rules_job(self) -> None:
+        if self.device is None:
+            return
+        try:
+            self.device.reload_rules()
+        except SimulatorError as exc:
+            self.rules_reloaded.emit(f"kept the rules that were running: {exc}", False)
+            raise
+        count = len(self.device.rules.status()) if self.device.rules is not None else 0
+        self.rules_reloaded.emit(f"reloaded: {count} rule(s)", True)
+
     def set_topic_filter(self, topic_filter: str) -> None:
         self.topic_filter = topic_filter.strip()
         self._submit("Subscribing…", self._tap_job)
@@ -85,6 +105,7 @@ class DeviceController(QObject):
         if self._closed:
             return
         self._closed = True
+        self._stop_progress()
         self.poller.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)  # the running job finishes, queued ones are dropped
         try:
@@ -175,7 +196,7 @@ class DeviceController(QObject):
 
         def on_message(topic: str, payload: bytes) -> None:
             if not any(topic_matches_sub(f, topic) for f in own):  # those come through device.messages
-                self.messages.push(Message(0, time.time(), topic, bytes(payload)))
+                self.messages.push(keep(0, topic, payload))
 
         try:
             self._tap = device.new_link().start()

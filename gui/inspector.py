@@ -9,8 +9,19 @@ from collections import deque
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication
-from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPlainTextEdit,
-                               QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui import theme
 
@@ -31,6 +42,9 @@ def pretty_payload(payload: bytes) -> str:
 
 
 def message_text(msg) -> str:
+    if msg.truncated:
+        return (f"{_clock(msg.time)}  {msg.topic}  ({msg.size:,} bytes, sha256 {msg.sha256}; the first "
+                f"{len(msg.payload):,} shown)\n{msg.payload.decode('utf-8', 'replace')}")
     return f"{_clock(msg.time)}  {msg.topic}\n{pretty_payload(msg.payload)}"
 
 

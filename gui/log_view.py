@@ -10,22 +10,14 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from gui import theme
+from simulator.events import LambdaRestarting, StatusEvent
 
 MAX_LINES = 3000
 
 
-def describe_event(event: dict) -> str:
+def describe_event(event: StatusEvent) -> str:
     """A supervisor event as one sentence."""
-    kind, name = event.get("event"), event.get("lambda", "Lambda")
-    if kind == "started":
-        return f"Lambda {name} started (pid {event.get('pid')}, restarts so far: {event.get('restarts', 0)})"
-    if kind == "restart":
-        error = f": {event['error']}" if event.get("error") else ""
-        return (f"Lambda {name} exited with status {event.get('exit_code')}{error} — restart "
-                f"#{event.get('restarts')} in {event.get('delay', 0):g} s")
-    if kind == "stopped":
-        return f"Lambda {name} stopped"
-    return str(event)
+    return event.describe()
 
 
 ERROR_LINE = re.compile(r"Traceback|Error\b|Exception\b|CRITICAL|^\s+File \"|^\s*raise ")
@@ -62,14 +54,14 @@ class LambdaLog(QWidget):
         self.lines = 0
 
     def add_batch(self, items: list[tuple[str, object]]) -> None:
-        """Items from the controller's ``lambda_output``: ("stdout"|"stderr", line) or ("event", dict)."""
+        """Items from the controller's ``lambda_output``: ("stdout"|"stderr", line) or ("event", StatusEvent)."""
         bar = self.text.verticalScrollBar()
         at_bottom = bar.value() >= bar.maximum() - 4
         stamp = time.strftime("%H:%M:%S")
         chunks = []
         for kind, payload in items:
             if kind == "event":
-                colour = theme.BAD if payload.get("event") == "restart" else theme.ACCENT
+                colour = theme.BAD if isinstance(payload, LambdaRestarting) else theme.ACCENT
                 text = f"── {describe_event(payload)}"
             else:
                 text = str(payload)

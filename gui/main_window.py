@@ -10,21 +10,36 @@ import re
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QTabWidget,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gui.banner import Banner
+from gui.cloud_panel import CloudPanel
 from gui.controller import DeviceController
+from gui.gc_guard import GuiThreadCollector
 from gui.inspector import MqttInspector
+from gui.kvs_view import KvsView
 from gui.latency_plot import LatencyPlot
 from gui.log_view import LambdaLog, describe_event
-from gui.gc_guard import GuiThreadCollector
 from gui.pickers import ProfilePicker, ProjectPicker, SourcePicker
+from gui.rules_panel import RulesPanel
 from gui.status_panel import StatusPanel
 from gui.stream_view import StreamView
 from gui.workers import DEVICE, PROJECT
 from simulator.config import RunConfig
+from simulator.events import LambdaRestarting
 from simulator.projects import DEFAULT_PROJECT
+from simulator.status import DeviceStatus
 
 NO_PROJECT = "No Lambda deployed — pick a project and press Deploy"
 
@@ -103,9 +118,14 @@ class MainWindow(QMainWindow):
         self.swap_button.setToolTip("Swap the large and the small stream (or click the small one)")
 
         self.inspector, self.log_view = MqttInspector(), LambdaLog()
+        self.rules_panel, self.cloud_panel = RulesPanel(), CloudPanel()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.inspector, "MQTT inspector")
         self.tabs.addTab(self.log_view, "Lambda log")
+        self.tabs.addTab(self.rules_panel, "Rules")
+        self.tabs.addTab(self.cloud_panel, "Cloud")
+        self.kvs_view = KvsView()
+        self.tabs.addTab(self.kvs_view, "Kinesis Video")
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(large)
         left.addWidget(self.tabs)
@@ -156,6 +176,8 @@ class MainWindow(QMainWindow):
         c.device_started.connect(self._on_device_started)
         c.device_stopped.connect(self._on_device_stopped)
         c.deployed.connect(self._on_deployed)
+        c.rules_reloaded.connect(self.rules_panel.show_reload_result)
+        self.rules_panel.reload_requested.connect(c.reload_rules)
         c.undeployed.connect(lambda: self.project_view.clear(NO_PROJECT))
         c.webcams.connect(self.source_picker.set_webcams)
         self.source_picker.chosen.connect(lambda spec: c.reconfigure(source=spec))
@@ -202,13 +224,17 @@ class MainWindow(QMainWindow):
             view.set_image(image, width, height)
         self.controller.poller.frame_shown(stream)
 
-    def _on_status(self, status: dict, history: list) -> None:
+    def _on_status(self, status: DeviceStatus, history: list) -> None:
         self.status_panel.update_status(status)
         self.plot.set_history(history)
+        self.rules_panel.set_rules(status.rules)
+        startup = status.startup
+        busy = startup is not None and status.project is not None and not startup.ready
+        self.project_view.set_note(f"{startup.describe()}…" if busy and startup is not None else None)
 
     def _on_lambda_output(self, items: list) -> None:
         self.log_view.add_batch(items)
-        crashes = [p for kind, p in items if kind == "event" and p.get("event") == "restart"]
+        crashes = [p for kind, p in items if kind == "event" and isinstance(p, LambdaRestarting)]
         if crashes:
             self.banner.show_message(describe_event(crashes[-1]), "error")
 
@@ -224,11 +250,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(what or "Ready")
 
     def _on_device_started(self, device) -> None:
+        self.cloud_panel.set_device(device)
+        self.kvs_view.set_device(device)
         self.thing_label.setText(device.thing_name)
         self.source_picker.set_current(source_spec(device.source_description, device.config.source))
         self.setWindowTitle(f"DeepLens simulator — {device.thing_name}")
 
     def _on_device_stopped(self) -> None:
+        self.cloud_panel.set_device(None)
         self.project_view.clear("The device is stopped")
         self.device_view.clear("The device is stopped")
         self.status_panel.clear("device stopped")
@@ -241,6 +270,8 @@ class MainWindow(QMainWindow):
         if not self._closed:
             self._closed = True
             self.hide()
+            self.cloud_panel.shutdown()
+            self.kvs_view.shutdown()
             self.controller.shutdown()
             self.collector.stop()
         event.accept()

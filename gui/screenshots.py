@@ -1,8 +1,8 @@
-"""Save screenshots of the window for the README, offscreen:  ``python -m gui.screenshots [OUT_DIR]``.
+"""Save screenshots of the window for the README, offscreen: ``python -m gui.screenshots [OUT_DIR]``.
 
-Runs the default project on the demo clip (as a Raspberry Pi 4 unless ``--profile`` says otherwise), waits until the window shows real frames, messages and a latency
-curve, then writes ``screenshot.png`` (the main view) and ``screenshot-log.png`` (the Lambda log tab) to OUT_DIR
-(default: docs/).
+Runs the default project on the demo clip (as a Raspberry Pi 4 unless ``--profile`` says otherwise), waits until the
+window shows real frames, messages and a latency curve, then writes ``screenshot.png`` (the main view) and
+``screenshot-log.png`` (the Lambda log tab) to OUT_DIR (default: docs/).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ class StreamView(QWidget):
         self.frame_size: tuple[int, int] | None = None  # the original frame's (w, h)
         self._times: deque[float] = deque(maxlen=30)
         self.frames_shown = 0
+        self.note: str | None = None  # drawn over the picture (start-up progress), None when there is nothing to say
         self.setObjectName(f"{stream}View")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
@@ -55,6 +56,11 @@ class StreamView(QWidget):
         if placeholder is not None:
             self.placeholder = placeholder
         self.update()
+
+    def set_note(self, note: str | None) -> None:
+        if note != self.note:
+            self.note = note
+            self.update()
 
     def sizeHint(self) -> QSize:
         return QSize(640, 360)
@@ -91,8 +97,16 @@ class StreamView(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.placeholder)
         else:
             p.drawPixmap(self.image_rect(), self._pixmap, QRectF(self._pixmap.rect()))
+        if self.note:
+            self._note(p)
         self._caption(p)
         p.end()
+
+    def _note(self, p: QPainter) -> None:
+        p.fillRect(QRectF(self.rect()), QColor(15, 20, 25, 205))
+        p.setPen(QColor(theme.TEXT))
+        p.drawText(QRectF(self.rect()).adjusted(16, 16, -16, -16),
+                   Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.note or "")
 
     def _caption(self, p: QPainter) -> None:
         text = self.title.upper()

@@ -18,7 +18,7 @@ from collections import deque
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QThread, QTimer, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QImage
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def to_qimage(image: np.ndarray, box: tuple[int, int] | None = None) -> QImage:
 
 class FramePoller(QThread):
     frame = Signal(str, QImage, int, int)  # stream, image (scaled), original width, original height
-    status = Signal(object, object)  # device.status() dict, list of (unix_time, host_ms, predicted_ms)
+    status = Signal(object, object)  # device.status() (a DeviceStatus), list of (unix_time, host_ms, predicted_ms)
 
     def __init__(self, fps: float = 30.0, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -1,10 +1,49 @@
-"""The validated settings of one run (built from the command line, or by the GUI)."""
+"""The validated settings of one run (built from the command line, or by the GUI).
+
+Every check of a setting lives here, so a bad value fails before anything starts: ``--broker`` must be
+``HOST:PORT``, certificate files must exist, the thing name must be a valid AWS IoT thing name.
+``config_error(exc)`` turns a pydantic ValidationError into one ConfigError that names the command-line flag.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, FilePath, ValidationError, field_validator, model_validator
+
+from simulator.errors import ConfigError
+
+THING_NAME = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def parse_env(items: list[str]) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` (from ``--env``) → a dict; ConfigError naming the item that is not KEY=VALUE."""
+    env = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--env {item!r}: expected KEY=VALUE (e.g. --env BUCKET_NAME=my-frames)")
+        env[key] = value
+    return env
+
+
+def parse_host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (host, port); ValueError naming what is wrong."""
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected HOST:PORT with a port from 1 to 65535 "
+                         "(e.g. 127.0.0.1:1883, or <endpoint>-ats.iot.<region>.amazonaws.com:8883)")
+    return host, int(port)
+
+
+def check_thing_name(name: str) -> str:
+    if not THING_NAME.match(name):
+        raise ValueError("use 1-128 letters, digits, ':', '_' or '-' "
+                         "(AWS IoT thing-name rules; MQTT wildcards are not allowed)")
+    return name
 
 
 class RunConfig(BaseModel):
@@ -18,9 +57,64 @@ class RunConfig(BaseModel):
     mqtt_host: str = "127.0.0.1"  # where the embedded broker listens
     mqtt_port: int = Field(default=1883, ge=0, le=65535)  # 0 = pick a free port
     broker: str | None = None  # HOST:PORT of an external broker instead of the embedded one
-    broker_ca: Path | None = None  # TLS to the external broker (e.g. AWS IoT Core on port 8883)
-    broker_cert: Path | None = None
-    broker_key: Path | None = None
+    broker_ca: FilePath | None = None  # TLS to the external broker (e.g. AWS IoT Core on port 8883)
+    broker_cert: FilePath | None = None
+    broker_key: FilePath | None = None
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     realtime: bool = True  # play files at their own frame rate (False: as fast as they decode)
+    env: dict[str, str] = Field(default_factory=dict)  # --env KEY=VALUE: the Lambda's environment (over the project's)
+    rules: list[FilePath] = Field(default_factory=list)  # --rules FILE: AWS IoT rules (besides the project's)
+    cloud: Literal["local", "aws"] = "local"  # local: the simulator's own AWS endpoint; aws: the real one
+    cloud_port: int | None = Field(default=None, ge=0, le=65535)  # None: 4566 if free, else any; 0: any
+    memory_limit_mb: float | None = Field(default=None, gt=0)  # per Lambda (default: the project's, else the profile's)
+
+    @field_validator("env")
+    @classmethod
+    def _env(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if not ENV_NAME.match(key):
+                raise ValueError(f"{key!r} is not an environment variable name (letters, digits, '_')")
+        return env
+
+    @field_validator("broker")
+    @classmethod
+    def _broker(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_host_port(value)
+        return value
+
+    @field_validator("thing_name")
+    @classmethod
+    def _thing(cls, value: str | None) -> str | None:
+        return check_thing_name(value) if value is not None else None
+
+    @model_validator(mode="after")
+    def _tls_needs_broker(self) -> RunConfig:
+        if self.broker is None and any((self.broker_ca, self.broker_cert, self.broker_key)):
+            raise ValueError("--broker-ca/--broker-cert/--broker-key are for an external broker: give --broker too")
+        if (self.broker_cert is None) != (self.broker_key is None):
+            raise ValueError("--broker-cert and --broker-key go together")
+        return self
+
+    @property
+    def broker_address(self) -> tuple[str, int] | None:
+        """(host, port) of the external broker, or None for the embedded one."""
+        return parse_host_port(self.broker) if self.broker else None
+
+
+def config_error(exc: ValidationError) -> ConfigError:
+    """One ConfigError for all problems, each naming the command-line flag (``--broker-ca: ...``)."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "path_not_file":
+            msg = f"no such file: {err.get('input')}"
+        if not field:
+            lines.append(msg)
+        elif err["type"] == "value_error":
+            lines.append(f"--{field.replace('_', '-')} {err.get('input')!r}: {msg}")
+        else:
+            lines.append(f"--{field.replace('_', '-')}: {msg}")
+    return ConfigError("\n".join(lines))

@@ -10,49 +10,48 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from simulator.broker.client import MqttLink, TlsFiles
 from simulator.broker.embedded import EmbeddedBroker
-from simulator.broker.monitor import MessageLog
-from simulator.broker.topics import device_filters, infer_topic, status_topic
 from simulator.camera.camera import Camera
-from simulator.camera.frames import Frame
-from simulator.camera.slot import SharedSlot
-from simulator.camera.sources import open_source, probe_webcam
+from simulator.camera.sources import choose_source
+from simulator.cloud import shared as shared_cloud
+from simulator.cloud.local import LocalCloud
 from simulator.config import RunConfig
-from simulator.device import context as dctx
-from simulator.device.display import CAPACITY as PROJECT_CAPACITY
-from simulator.device.stats import StatsReader
-from simulator.errors import ConfigError, SimulatorError
-from simulator.paths import data_dir, default_artifacts_dir, runtime_root
+from simulator.errors import SimulatorError
+from simulator.events import StatusEvent
+from simulator.ipc.context import DeviceContext
+from simulator.ipc.frames import Frame
+from simulator.ipc.mqtt import MqttLink, TlsFiles
+from simulator.ipc.project_stream import CAPACITY as PROJECT_CAPACITY
+from simulator.ipc.run_folder import RunFolder, clean_stale
+from simulator.ipc.slot import SharedSlot
+from simulator.ipc.stats import StatsReader
+from simulator.ipc.topics import device_filters, infer_topic, status_topic
+from simulator.message_log import MessageLog
+from simulator.paths import data_dir, default_artifacts_dir
 from simulator.profiles import load_profile
 from simulator.projects import Project, resolve_project
 from simulator.runtime.supervisor import LambdaSupervisor
-from simulator.runtime.thing import check_thing_name, default_thing_name
+from simulator.runtime.thing import default_thing_name
+from simulator.startup import StartupTracker
+from simulator.status import BrokerStatus, CameraStatus, CloudStatus, DeviceStatus
 from simulator.telemetry import Telemetry
 
+if TYPE_CHECKING:
+    from simulator.rules import RulesEngine
+
 log = logging.getLogger(__name__)
-
-
-def parse_broker(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` of an external broker; ConfigError if it is not one."""
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"--broker {text!r}: expected HOST:PORT with a port from 1 to 65535 "
-                          "(e.g. 127.0.0.1:1883, or <endpoint>-ats.iot.<region>.amazonaws.com:8883)")
-    return host, int(port)
-
 
 class SimulatedDevice:
     def __init__(self, config: RunConfig) -> None:
         self.config = config
         self.profile = load_profile(config.profile)
-        self.thing_name = check_thing_name(config.thing_name) if config.thing_name else default_thing_name()
+        self.thing_name = config.thing_name or default_thing_name()
         self.artifacts = Path(config.artifacts) if config.artifacts else default_artifacts_dir()
         self.messages = MessageLog()
         self.project: Project | None = None
@@ -61,23 +60,24 @@ class SimulatedDevice:
         self.camera: Camera | None = None
         self.supervisor: LambdaSupervisor | None = None
         self.link: MqttLink | None = None
-        self.telemetry = Telemetry(self)
-        self.run_dir: Path | None = None
+        self.run_folder: RunFolder | None = None
+        self.cloud: LocalCloud | None = None
+        self.rules: RulesEngine | None = None
         self._project_slot: SharedSlot | None = None
         self._stats: StatsReader | None = None
+        self.telemetry = Telemetry(self.lambda_stats, self.project_seq)
+        self.startup = StartupTracker()
         self._line_listeners: list[Callable[[str, str], None]] = []
-        self._event_listeners: list[Callable[[dict], None]] = []
+        self._event_listeners: list[Callable[[StatusEvent], None]] = []
         self._lock = threading.RLock()
-        self.mqtt_host, self.mqtt_port = config.mqtt_host, config.mqtt_port
-        self.tls = TlsFiles(*(str(p) if p else None for p in (config.broker_ca, config.broker_cert,
-                                                                  config.broker_key))) \
+        address = config.broker_address
+        self.mqtt_host, self.mqtt_port = address if address else (config.mqtt_host, config.mqtt_port)
+        self.tls = TlsFiles(ca=_opt(config.broker_ca), cert=_opt(config.broker_cert), key=_opt(config.broker_key)) \
             if config.broker and (config.broker_ca or config.broker_cert) else None
-        if config.broker:
-            parse_broker(config.broker)
-        for flag, path in (("--broker-ca", config.broker_ca), ("--broker-cert", config.broker_cert),
-                           ("--broker-key", config.broker_key)):
-            if path is not None and not Path(path).is_file():
-                raise ConfigError(f"{flag}: no such file: {path}")
+
+    @property
+    def run_dir(self) -> Path | None:
+        return self.run_folder.path if self.run_folder is not None else None
 
     # -- lifecycle -------------------------------------------------------------------------------------------
     def start(self) -> SimulatedDevice:
@@ -89,44 +89,45 @@ class SimulatedDevice:
         return self
 
     def _start(self) -> None:
+        self.startup.restart_clock()
         project = resolve_project(self.config.project) if self.config.project != "" else None
-        self.run_dir = runtime_root() / f"deeplens-sim-{os.getpid()}-{self.thing_name[-12:]}"
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if self.config.broker:
-            self.mqtt_host, self.mqtt_port = parse_broker(self.config.broker)
-        else:
+        clean_stale()
+        self.run_folder = RunFolder.create()
+        if self.config.broker is None:
+            self.startup.stage("starting the MQTT broker")
             self.broker = EmbeddedBroker(self.config.mqtt_host, self.config.mqtt_port).start()
             self.mqtt_port = self.broker.port
-        self.camera = Camera(self._choose_source(project), self.profile.camera,
-                             self.run_dir / dctx.FRAMES_FILE, realtime=self.config.realtime)
+        if self.config.cloud == "local":
+            self.cloud = shared_cloud.acquire(self.artifacts / "cloud", self.config.cloud_port, self.thing_name,
+                                              self._publish)
+        self.startup.stage("starting the camera")
+        source = choose_source(self.config.source or (project.source if project else None))
+        self.source_description = source.description
+        self.camera = Camera(source, self.profile.camera, self.run_folder.frames, realtime=self.config.realtime)
         self.camera.start()
-        self._project_slot = SharedSlot.create(self.run_dir / dctx.PROJECT_FILE, PROJECT_CAPACITY)
-        self._stats = StatsReader.create(self.run_dir / dctx.STATS_FILE)
+        self._project_slot = SharedSlot.create(self.run_folder.project_stream, PROJECT_CAPACITY)
+        self._stats = StatsReader.create(self.run_folder.stats)
         try:
             self.link = self.new_link(f"{self.thing_name}-core").start()
         except ConnectionError as exc:
-            raise SimulatorError(str(exc), hint="is the broker running? (omit --broker for the embedded one)")
+            raise SimulatorError(str(exc), hint="is the broker running? (omit --broker for the embedded one)") \
+                from None
         for f in device_filters(self.thing_name):
             self.link.subscribe(f, self.messages.add)
+        self.messages.listen(self._on_message)
         self.telemetry.start()
+        self._start_rules(project)
         if project is not None:
-            self.deploy(project)
-
-    def _choose_source(self, project: Project | None):
-        spec = self.config.source or (project.source if project else None)
-        if spec is None:
-            if probe_webcam(0):
-                spec = "0"
-            else:
-                log.info("no webcam found: playing the bundled demo clip")
-                spec = "demo"
-        source = open_source(spec)
-        self.source_description = source.description
-        return source
+            self._deploy(project, fresh_clock=False)  # time to first result counts from start()
+        else:
+            self.startup.undeployed()
 
     def stop(self) -> None:
         with self._lock:
             self.undeploy()
+        if self.rules is not None:
+            self.rules.stop()
+            self.rules = None
         self.telemetry.stop()
         if self.link is not None:
             self.link.stop()
@@ -141,30 +142,46 @@ class SimulatedDevice:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
-        if self.run_dir is not None:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            self.run_dir = None
+        if self.cloud is not None:  # last: what the Lambdas and rules wrote is saved
+            self.cloud = None
+            shared_cloud.release(self.thing_name)
+        if self.run_folder is not None:
+            self.run_folder.remove()
+            self.run_folder = None
+        self.startup.close()
 
     # -- deploying -------------------------------------------------------------------------------------------
     def deploy(self, project: Project | str | Path | None) -> Project:
         """Swap the running Lambda for ``project`` (a Project, sample name, folder or Lambda file)."""
+        return self._deploy(project, fresh_clock=True)
+
+    def _deploy(self, project: Project | str | Path | None, fresh_clock: bool) -> Project:
         if not isinstance(project, Project):
             project = resolve_project(project)
-        for name in project.models:
-            from simulator.inference.store import ensure_model
+        from simulator.inference.store import ensure_models
 
-            ensure_model(name)
+        if fresh_clock:
+            self.startup.restart_clock()
+            self._start_rules(project)  # a bad rule file stops the deployment before anything changes
+        ensure_models(project.models)
         with self._lock:
             self.undeploy()
-            assert self.run_dir is not None and self._stats is not None
+            if self.run_folder is None or self._stats is None:
+                raise SimulatorError("the device is not running", hint="start it before deploying a project")
             self._stats.clear()
-            ctx = dctx.DeviceContext(
-                thing_name=self.thing_name, run_dir=self.run_dir, mqtt_host=self.mqtt_host,
+            ctx = DeviceContext(
+                thing_name=self.thing_name, run_dir=self.run_folder.path, mqtt_host=self.mqtt_host,
                 mqtt_port=self.mqtt_port, artifacts=self.artifacts, profile=self.config.profile,
                 shadows=data_dir() / "shadows", lambda_file=project.lambda_file, tls=self.tls)
-            self.supervisor = LambdaSupervisor(project.lambda_file, ctx.env(), on_event=self._on_event,
-                                               on_line=self._on_line)
+            env = {**dict(project.env), **self.config.env, **ctx.env()}  # Greengrass gave Lambdas their variables
+            self.supervisor = LambdaSupervisor(
+                project.lambda_file, env, on_event=self._on_event, on_line=self._on_line,
+                base_env=self.cloud.lambda_environ() if self.cloud is not None else None,
+                progress=self._lambda_progress, watchdog_seconds=project.watchdog_seconds,
+                memory_limit_mb=self.config.memory_limit_mb or project.memory_limit_mb or default_memory_limit(
+                    self.profile.memory_gb))
             self.project = project
+            self.startup.lambda_started(project.name)
             self.supervisor.start()
         log.info("deployed project %s (%s) as thing %s", project.name, project.lambda_file, self.thing_name)
         return project
@@ -175,15 +192,56 @@ class SimulatedDevice:
             self.supervisor.stop()
             self.supervisor = None
             self.project = None
+            self.startup.undeployed()
         if self._project_slot is not None:
             self._project_slot.write(b"")
 
-    def _on_event(self, event: dict) -> None:
-        event = dict(event, time=time.time(), thing=self.thing_name)
+    def _on_event(self, event: StatusEvent) -> None:
+        event = event.model_copy(update={"time": time.time(), "thing": self.thing_name})
         if self.link is not None:
-            self.link.publish(status_topic(self.thing_name), json.dumps(event))
+            self.link.publish(status_topic(self.thing_name), json.dumps(event.as_json()))
         for fn in list(self._event_listeners):
             fn(event)
+
+    def _start_rules(self, project: Project | None) -> None:
+        """(Re)start the rules engine on --rules plus the project's rule files (none: no engine)."""
+        files = list(dict.fromkeys(Path(f).resolve() for f in
+                                   [*self.config.rules, *(project.rules if project is not None else ())]))
+        if not files and self.rules is None:
+            return
+        from simulator.rules import RulesEngine, load_rules
+
+        ruleset = load_rules(files) if files else None  # RulesError names file, line and key
+        if self.rules is not None:
+            self.rules.stop()
+            self.rules = None
+        if ruleset is None:
+            return
+        env = self.cloud.env() if self.cloud is not None else {}
+        self.rules = RulesEngine(ruleset, self.new_link, env=env, thing_name=self.thing_name,
+                                 work_dir=self.artifacts / "rules").start()
+
+    def reload_rules(self) -> None:
+        """Read the rule files again (a bad file keeps the old rules running and raises RulesError)."""
+        if self.rules is None:
+            self._start_rules(self.project)
+        else:
+            self.rules.reload()
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        """A Lambda's boto3 iot-data publish (through the local cloud) onto this device's broker."""
+        if self.link is not None:
+            self.link.publish(topic, payload)
+
+    def _lambda_progress(self) -> int:
+        """Grows while the Lambda works: frames read, inferences, publishes, project-stream frames."""
+        stats = self.lambda_stats()
+        return sum(int(stats.get(k) or 0) for k in ("frames_read", "inferences", "publishes", "stale_frames")) \
+            + self.project_seq()
+
+    def _on_message(self, msg) -> None:
+        if msg.topic == self.infer_topic and msg.payload.lstrip()[:1] in (b"{", b"["):  # a result, not a note
+            self.startup.saw_result()
 
     def _on_line(self, kind: str, line: str) -> None:
         for fn in list(self._line_listeners):
@@ -192,7 +250,7 @@ class SimulatedDevice:
     def on_lambda_line(self, fn: Callable[[str, str], None]) -> None:
         self._line_listeners.append(fn)
 
-    def on_event(self, fn: Callable[[dict], None]) -> None:
+    def on_event(self, fn: Callable[[StatusEvent], None]) -> None:
         self._event_listeners.append(fn)
 
     def new_link(self, client_id: str | None = None) -> MqttLink:
@@ -200,6 +258,11 @@ class SimulatedDevice:
         return MqttLink(self.mqtt_host, self.mqtt_port, client_id=client_id, tls=self.tls)
 
     # -- what viewers read -----------------------------------------------------------------------------------
+    def healthy(self) -> bool:
+        """The camera thread runs and the core is connected to its broker (what the service watchdog checks)."""
+        return self.camera is not None and self.camera.alive and self.link is not None \
+            and self.link.connected.is_set()
+
     def device_frame(self) -> Frame | None:
         return self.camera.latest if self.camera is not None else None
 
@@ -219,28 +282,52 @@ class SimulatedDevice:
             return None
         return got.seq, got.data.tobytes()
 
-    def lambda_stats(self) -> dict:
+    def lambda_stats(self) -> dict[str, Any]:
         return self._stats.read() if self._stats is not None else {}
 
     @property
     def infer_topic(self) -> str:
         return infer_topic(self.thing_name)
 
-    def status(self) -> dict:
-        cam = self.camera.stats if self.camera is not None else None
-        sup = self.supervisor.status if self.supervisor is not None else None
-        return {
-            "thing_name": self.thing_name,
-            "profile": self.profile.name,
-            "source": self.source_description,
-            "frame_size": list(self.camera.frame_size) if self.camera and self.camera.slot else None,
-            "camera": {"fps": round(cam.fps, 2), "frames": cam.frames, "dropped": cam.dropped,
-                       "reconnects": cam.reconnects, "error": cam.error} if cam else None,
-            "project": self.project.name if self.project else None,
-            "lambda": {"name": sup.name, "state": sup.state, "pid": sup.pid, "restarts": sup.restarts,
-                       "last_exit": sup.last_exit, "last_error": sup.last_error} if sup else None,
-            "inference": self.telemetry.summary(),
-            "broker": {"host": self.mqtt_host, "port": self.mqtt_port,
-                       "embedded": self.broker is not None, "infer_topic": self.infer_topic},
-            "messages": self.messages.total,
-        }
+    def status(self) -> DeviceStatus:
+        camera, sup = self.camera, self.supervisor
+        cam = camera.stats if camera is not None else None
+        lam = sup.status if sup is not None else None
+        inference = self.telemetry.summary()
+        return DeviceStatus(
+            thing_name=self.thing_name,
+            profile=self.profile.name,
+            source=self.source_description,
+            frame_size=camera.frame_size if camera is not None and camera.slot is not None else None,
+            camera=CameraStatus(fps=round(cam.fps, 2), frames=cam.frames, dropped=cam.dropped,
+                                reconnects=cam.reconnects, error=cam.error, state=cam.state,
+                                skipped=cam.skipped) if cam else None,
+            project=self.project.name if self.project else None,
+            lambda_=lam,
+            inference=inference,
+            broker=BrokerStatus(host=self.mqtt_host, port=self.mqtt_port, embedded=self.broker is not None,
+                                infer_topic=self.infer_topic),
+            messages=self.messages.total,
+            startup=self.startup.snapshot(inference, self.project_seq()),
+            cloud=self._cloud_status(),
+            rules=self.rules.status() if self.rules is not None else [],
+        )
+
+    def _cloud_status(self) -> CloudStatus:
+        cloud = self.cloud
+        if cloud is None:
+            return CloudStatus(mode="aws", region=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION"))
+        return CloudStatus(mode="local", endpoint=cloud.endpoint, region=cloud.region, loaded=cloud.booted)
+
+
+def default_memory_limit(profile_memory_gb: float | None) -> float:
+    """Half the device's memory (the rest is the OS, the camera and the other Lambdas), else half this machine's."""
+    if profile_memory_gb:
+        return profile_memory_gb * 1024 / 2
+    import psutil
+
+    return psutil.virtual_memory().total / 2**20 / 2
+
+
+def _opt(path: Path | None) -> str | None:
+    return str(path) if path is not None else None

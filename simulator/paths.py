@@ -8,7 +8,6 @@ converted IR, OpenVINO's compiled-model cache, the demo clip).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,9 +43,6 @@ def default_artifacts_dir() -> Path:
     return path
 
 
-def runtime_root() -> Path:
-    """A RAM-backed folder where one exists (/dev/shm), else the temp folder. Per-run folders live below it."""
-    shm = Path("/dev/shm")
-    if shm.is_dir() and os.access(shm, os.W_OK):
-        return shm
-    return Path(tempfile.gettempdir())
+def user_projects_dir() -> Path:
+    """Projects made by ``main.py projects import`` (beside the samples in the project pickers)."""
+    return data_dir() / "projects"

@@ -8,14 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from simulator.config import ENV_NAME
 from simulator.configfile import load_yaml_model
 from simulator.errors import ConfigError, LambdaError
-from simulator.paths import PROJECTS_DIR
+from simulator.paths import PROJECTS_DIR, user_projects_dir
 from simulator.runtime.lambda_file import check_lambda_file
 
 DEFAULT_PROJECT = "object_detection"
+RULES_FILE = "rules.yaml"  # beside the Lambda: the project's AWS IoT rules, loaded with it
 
 
 class ProjectFile(BaseModel):
@@ -26,6 +28,18 @@ class ProjectFile(BaseModel):
     lambda_: str = Field(default="lambda_function.py", alias="lambda")
     models: list[str] = Field(default_factory=list)  # bundled models to fetch before the Lambda starts
     source: str | None = None  # default source when --source is not given
+    env: dict[str, str] = Field(default_factory=dict)  # the Lambda's environment variables, as Greengrass gave them
+    rules: list[str] = Field(default_factory=list)  # rule files (relative to the project); default: rules.yaml
+    watchdog_seconds: float | None = Field(default=None, ge=0)  # hung after this long without progress; 0: off
+    memory_limit_mb: float | None = Field(default=None, gt=0)  # kill the Lambda above this (default: the profile's)
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if not ENV_NAME.match(key):
+                raise ValueError(f"{key!r} is not an environment variable name (letters, digits, '_')")
+        return env
 
 
 @dataclass(frozen=True)
@@ -35,10 +49,17 @@ class Project:
     description: str = ""
     models: tuple[str, ...] = ()
     source: str | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    rules: tuple[Path, ...] = ()
+    watchdog_seconds: float | None = None
+    memory_limit_mb: float | None = None
 
 
 def available_projects() -> list[str]:
-    return sorted(p.parent.name for p in PROJECTS_DIR.glob("*/project.yaml"))
+    """The sample projects and the user's imported ones, by name."""
+    found = {p.parent.name for p in PROJECTS_DIR.glob("*/project.yaml")}
+    found |= {p.parent.name for p in user_projects_dir().glob("*/project.yaml")}
+    return sorted(found)
 
 
 def _from_folder(folder: Path) -> Project:
@@ -48,25 +69,41 @@ def _from_folder(folder: Path) -> Project:
         lambda_file = folder / pf.lambda_
         if not lambda_file.is_file():
             raise ConfigError(f"{spec}: field 'lambda': no file {lambda_file}")
-        return Project(pf.name, check_lambda_file(lambda_file), pf.description, tuple(pf.models), pf.source)
+        rules = []
+        for i, name in enumerate(pf.rules):
+            if not (folder / name).is_file():
+                raise ConfigError(f"{spec}: field 'rules.{i}': no file {folder / name}")
+            rules.append((folder / name).resolve())
+        return Project(pf.name, check_lambda_file(lambda_file), pf.description, tuple(pf.models), pf.source,
+                       env=tuple(pf.env.items()), rules=tuple(rules or _beside(lambda_file)),
+                       watchdog_seconds=pf.watchdog_seconds, memory_limit_mb=pf.memory_limit_mb)
     candidates = [folder / "lambda_function.py"] if (folder / "lambda_function.py").is_file() \
         else sorted(folder.glob("*.py"))
     if len(candidates) != 1:
         raise LambdaError(f"project folder {folder} has no project.yaml and "
                           f"{'no' if not candidates else 'several'} Python files",
                           hint="add a project.yaml naming the Lambda, or give the Lambda file itself")
-    return Project(folder.name, check_lambda_file(candidates[0]))
+    return Project(folder.name, check_lambda_file(candidates[0]), rules=_beside(candidates[0]))
+
+
+def _beside(lambda_file: Path) -> tuple[Path, ...]:
+    """The project's ``rules.yaml`` beside its Lambda, if there is one."""
+    rules = lambda_file.parent / RULES_FILE
+    return (rules.resolve(),) if rules.is_file() else ()
 
 
 def resolve_project(spec: str | Path | None) -> Project:
     spec = str(spec) if spec is not None else DEFAULT_PROJECT
     path = Path(spec).expanduser()
     if path.suffix == ".py" or path.is_file():
-        return Project(path.stem, check_lambda_file(path))
+        return Project(path.stem, check_lambda_file(path), rules=_beside(path) if path.is_file() else ())
     if path.is_dir():
         return _from_folder(path)
     sample = PROJECTS_DIR / spec
     if "/" not in spec and sample.is_dir():
         return _from_folder(sample)
+    imported = user_projects_dir() / spec
+    if "/" not in spec and imported.is_dir():
+        return _from_folder(imported)
     raise ConfigError(f"unknown project '{spec}': not a sample project, a folder or a Lambda file",
                       hint=f"sample projects: {', '.join(available_projects()) or 'none'}")

@@ -1,15 +1,18 @@
-"""The embedded amqtt broker with real paho clients: $aws topics as AWS IoT Core treats them, ports, flood."""
+"""The embedded broker with real paho clients: $aws topics as AWS IoT Core treats them, ports, flood, retained
+messages, persistent sessions, QoS 2 publishers."""
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
+import paho.mqtt.client as mqtt
 import pytest
 
-from simulator.broker.client import MqttLink
 from simulator.broker.embedded import EmbeddedBroker
 from simulator.errors import PortInUseError
+from simulator.ipc.mqtt import MqttLink
 
 
 @pytest.fixture
@@ -45,8 +48,12 @@ def test_other_dollar_topics_stay_refused(broker, subscribe):
     link = MqttLink("127.0.0.1", broker.port).start()
     try:
         link.publish("$SYS/forged", b"x")
-        time.sleep(1.0)  # give the broker the chance to (wrongly) deliver it
-        assert sys_sub.messages == []
+        deadline = time.monotonic() + 10
+        while link.disconnects == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert link.disconnects >= 1  # a policy violation ends the connection, as on AWS IoT Core
+        time.sleep(0.5)  # give the broker the chance to (wrongly) deliver it
+        assert sys_sub.messages == [] and broker.stats().refused_acl >= 1
     finally:
         link.stop()
 
@@ -72,5 +79,95 @@ def test_flooding_publisher_is_bounded_and_broker_survives(broker, subscribe):
         sub.wait_for(lambda m: True, timeout=30)
         probe = MqttLink("127.0.0.1", broker.port).start()  # the broker still serves new clients
         probe.stop()
+    finally:
+        link.stop()
+
+
+def _client(port: int, client_id: str, clean: bool = True) -> tuple[mqtt.Client, list]:
+    got: list = []
+    ready = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean)
+    client.on_connect = lambda *a: ready.set()
+    client.on_message = lambda c, u, m: got.append((m.topic, m.payload, m.qos, m.retain))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert ready.wait(10)
+    return client, got
+
+
+def _wait(check, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_retained_messages_reach_later_subscribers_until_cleared(broker):
+    pub, _ = _client(broker.port, "retainer")
+    pub.publish("lens/state", b"on", qos=1, retain=True).wait_for_publish(5)
+    late, got = _client(broker.port, "late")
+    late.subscribe("lens/#", qos=1)
+    _wait(lambda: got == [("lens/state", b"on", 1, True)])
+    pub.publish("lens/state", b"live", qos=1).wait_for_publish(5)
+    _wait(lambda: len(got) == 2)
+    assert got[1] == ("lens/state", b"live", 1, False)  # a live message is not flagged retained
+    pub.publish("lens/state", b"", qos=1, retain=True).wait_for_publish(5)  # clears it
+    later, got_later = _client(broker.port, "later")
+    later.subscribe("lens/#", qos=1)
+    time.sleep(0.5)
+    assert got_later == []
+    for c in (pub, late, later):
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_a_persistent_session_gets_what_was_published_while_it_was_away(broker):
+    sub, _ = _client(broker.port, "keeper", clean=False)
+    subscribed = threading.Event()
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.subscribe("mail/#", qos=1)
+    assert subscribed.wait(10)
+    sub.disconnect()
+    sub.loop_stop()
+    pub, _ = _client(broker.port, "sender")
+    for i in range(3):
+        pub.publish(f"mail/{i}", b"while away", qos=1).wait_for_publish(5)
+    pub.publish("mail/q0", b"not kept", qos=0)
+    back, got = _client(broker.port, "keeper", clean=False)
+    _wait(lambda: len(got) == 3)
+    time.sleep(0.3)
+    assert [t for t, *_ in got] == ["mail/0", "mail/1", "mail/2"]
+    for c in (pub, back):
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_a_qos2_publish_is_delivered_once_at_qos1(broker):
+    sub, got = _client(broker.port, "q2-sub")
+    granted = threading.Event()
+    sub.on_subscribe = lambda c, u, mid, codes, p=None: granted.set() if codes[0].value == 1 else None
+    sub.subscribe("q2/#", qos=2)
+    assert granted.wait(10)  # QoS 2 is granted as QoS 1, as on AWS IoT Core
+    pub, _ = _client(broker.port, "q2-pub")
+    pub.publish("q2/x", b"exactly", qos=2).wait_for_publish(5)
+    _wait(lambda: len(got) == 1)
+    time.sleep(0.3)
+    assert got == [("q2/x", b"exactly", 1, False)]
+    for c in (pub, sub):
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_stats_count_what_the_broker_did(broker, subscribe):
+    sub = subscribe(broker.port, "count/#")
+    link = MqttLink("127.0.0.1", broker.port).start()
+    try:
+        for i in range(5):
+            link.publish("count/x", b"%d" % i)
+        sub.wait_for(lambda m: m[1] == b"4", timeout=10)
+        stats = broker.stats()
+        assert stats.impl == "builtin" and stats.clients == 2 and stats.connections == 2
+        assert stats.accepted == 2 and stats.received == 5 and stats.delivered == 5
+        assert stats.model_config["frozen"]
     finally:
         link.stop()

@@ -108,6 +108,7 @@ def test_ctrl_c_stops_everything(tiny_artifacts, video_file):
     assert leftovers(thing, proc.pid) == []
 
 
+@pytest.mark.network
 def test_demo_runs_on_the_bundled_clip_and_exits_zero(subscribe):
     """`python main.py --headless --duration 20` on a machine without a webcam (as README's quick start)."""
     env = dict(os.environ, OPENCV_LOG_LEVEL="ERROR")
@@ -138,3 +139,30 @@ def test_without_a_display_the_window_falls_back_to_headless(tiny_artifacts):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "no display found (DISPLAY/WAYLAND_DISPLAY unset): running headless" in result.stderr
     assert "viewer:  http://127.0.0.1:" in result.stdout
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--bogus"], "error: unrecognized arguments: --bogus"),
+    (["models", "fetch", "no-such-model"], "error: no bundled model is called 'no-such-model'"),
+    (["models"], "error: choose one of"),
+    (["models", "fetch"], "error: the following arguments are required: name"),
+    (["bench", "--profiles", "nowhere", "--iterations", "1"], "error: unknown hardware profile 'nowhere'"),
+    (["--env", "NOEQUALS"], "error: --env 'NOEQUALS': expected KEY=VALUE"),
+], ids=["unknown-flag", "unknown-model", "no-subcommand", "missing-argument", "unknown-profile", "bad-env"])
+def test_every_usage_error_is_one_error_line_and_exit_2(args, expected):
+    result = subprocess.run([*MAIN, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_lists_take_commas_and_spaces_alike(tiny_artifacts):
+    model = str(tiny_artifacts / "tiny_classifier.xml")
+    runs = [["--profiles", "deeplens,raspberry-pi-4"], ["--profiles", "deeplens", "raspberry-pi-4"],
+            ["--profiles", "deeplens", "--profiles", "raspberry-pi-4"]]
+    seen = []
+    for profiles in runs:
+        result = subprocess.run([*MAIN, "bench", *profiles, "--model", model, "--iterations", "1", "--json"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        seen.append(sorted({row["profile"] for row in json.loads(result.stdout)}))
+    assert seen == [["deeplens", "raspberry-pi-4"]] * 3

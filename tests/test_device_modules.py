@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from simulator.camera.frames import FrameSlot
-from simulator.camera.slot import SharedSlot
-from simulator.device import context
-from simulator.device.display import ProjectStreamWriter
-from simulator.device.shadow import ShadowError, ShadowStore
-from simulator.device.stats import StatsReader
 from simulator.inference.results import parse_result
+from simulator.ipc import context
+from simulator.ipc.frames import FrameSlot
+from simulator.ipc.project_stream import ProjectStreamWriter
+from simulator.ipc.shadows import ShadowError, ShadowStore
+from simulator.ipc.slot import SharedSlot
+from simulator.ipc.stats import StatsReader
 
 
 @pytest.fixture
@@ -29,19 +29,20 @@ def device_env(tmp_path, monkeypatch, tiny_artifacts):
     broker = EmbeddedBroker("127.0.0.1", 0).start()
     slot = FrameSlot.create(tmp_path / context.FRAMES_FILE, 64, 48)
     stats = StatsReader.create(tmp_path / context.STATS_FILE)
-    ctx = context.DeviceContext("deeplens_test", tmp_path, "127.0.0.1", broker.port, tiny_artifacts, "host",
-                                tmp_path / "shadows", None)
+    ctx = context.DeviceContext(thing_name="deeplens_test", run_dir=tmp_path, mqtt_port=broker.port,
+                                artifacts=tiny_artifacts, shadows=tmp_path / "shadows")
     for k, v in ctx.env().items():
         monkeypatch.setenv(k, v)
     context.current.cache_clear()
-    from simulator.device import awscam, greengrasssdk, runtime_state
+    from simulator.device import awscam, greengrasssdk
+    from simulator.ipc import process
 
-    runtime_state.stats.cache_clear()
+    process.stats.cache_clear()
     greengrasssdk._link.cache_clear()
     greengrasssdk._store.cache_clear()
     awscam._slot, awscam._last_index, awscam._stale = None, 0, 0
     yield ctx, slot, stats, broker
-    if greengrasssdk._link.cache_info().currsize:
+    if greengrasssdk._link.made:
         greengrasssdk._link().stop()
     greengrasssdk._link.cache_clear()
     context.current.cache_clear()
@@ -63,7 +64,7 @@ def test_get_last_frame_never_blocks_and_reports_stale_frames(device_env, caplog
         ret, again = awscam.getLastFrame()
     assert ret and again[0, 0, 0] == 7
     assert "returned the same frame again" in caplog.text
-    from simulator.device.runtime_state import stats as writer
+    from simulator.ipc.process import stats as writer
 
     writer().flush()
     assert stats.read()["stale_frames"] == 1
@@ -136,8 +137,8 @@ def test_project_stream_writer_takes_bytes_in_text_mode_and_keeps_newest(tmp_pat
 def test_device_paths_are_redirected_and_other_files_are_untouched(device_env, monkeypatch, tmp_path):
     import threading
 
-    from simulator.device import context as dctx
-    from simulator.device import redirects
+    from simulator.ipc import context as dctx
+    from simulator.runtime import redirects
 
     ctx, frames, _, _ = device_env
     monkeypatch.setattr(builtins, "open", builtins.open)
@@ -228,12 +229,17 @@ def test_greengrasssdk_publish_shadow_and_invoke(device_env, subscribe):
         greengrasssdk.client("s3")
 
 
-def test_mo_answers_mxnet_and_caffe_with_status_1_and_the_route(device_env, caplog):
+def test_mo_names_every_file_it_looked_for(device_env, caplog):
     from simulator.device import mo
 
     with caplog.at_level(logging.ERROR, logger="mo"):
-        assert mo.optimize("deploy_ssd_resnet50_512", 512, 512) == (1, "")
-    assert "Export the model to ONNX" in caplog.text and "deploy_ssd_resnet50_512.onnx" in caplog.text
+        assert mo.optimize("deploy_ssd_resnet50_512", 512, 512) == (2, "")  # MXNet is read; the files are missing
+    assert "deploy_ssd_resnet50_512-symbol.json + deploy_ssd_resnet50_512-NNNN.params" in caplog.text
+    assert "deploy_ssd_resnet50_512.onnx" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="mo"):
+        assert mo.optimize("net", 224, 224, platform="caffe") == (2, "")
+    assert "net.prototxt + net.caffemodel" in caplog.text
     assert mo.optimize("frozen_model", 84, 84, platform="tf") == (2, "")  # no such file: optimizer failed
     assert mo.optimize("m", 2000, 84, platform="tf")[0] == 2  # width above 1024
     assert mo.optimize("m", 84, 84, platform="chainer")[0] == 1

@@ -6,40 +6,17 @@ from __future__ import annotations
 import json
 import time
 
-import cv2
 import numpy as np
 import pytest
 import requests
 
+from simulator.status import DeviceStatus
 from tests.conftest import ROOT
+from tests.support.mjpeg import read_mjpeg_frames
 
 LAMBDAS = ROOT / "tests" / "lambdas"
 
 
-def read_mjpeg_frames(url: str, count: int, timeout: float = 60.0) -> list[np.ndarray]:
-    """Decode ``count`` JPEG parts from a multipart/x-mixed-replace stream."""
-    frames: list[np.ndarray] = []
-    with requests.get(url, stream=True, timeout=timeout) as resp:
-        assert resp.status_code == 200
-        assert resp.headers["Content-Type"].startswith("multipart/x-mixed-replace")
-        buf = b""
-        deadline = time.monotonic() + timeout
-        for chunk in resp.iter_content(chunk_size=65536):
-            buf += chunk
-            while True:
-                start, end = buf.find(b"\xff\xd8"), buf.find(b"\xff\xd9")
-                if start < 0 or end < 0:
-                    break
-                if end < start:
-                    buf = buf[start:]
-                    continue
-                image = cv2.imdecode(np.frombuffer(buf[start:end + 2], np.uint8), cv2.IMREAD_COLOR)
-                buf = buf[end + 2:]
-                if image is not None:
-                    frames.append(image)
-            if len(frames) >= count or time.monotonic() > deadline:
-                break
-    return frames
 
 
 def is_magenta(pixel: np.ndarray) -> bool:
@@ -47,14 +24,14 @@ def is_magenta(pixel: np.ndarray) -> bool:
     return b > 200 and r > 200 and g < 80
 
 
-def wait_status(device, predicate, timeout: float = 60.0) -> dict:
+def wait_status(device, predicate, timeout: float = 60.0) -> DeviceStatus:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         status = device.status()
         if predicate(status):
             return status
         time.sleep(0.2)
-    pytest.fail(f"status never matched; last: {json.dumps(device.status(), default=str)[:800]}")
+    pytest.fail(f"status never matched; last: {json.dumps(device.status().as_json())[:800]}")
 
 
 @pytest.mark.parametrize("lambda_path", [LAMBDAS / "style2018", LAMBDAS / "greengrassHelloWorld.py"],
@@ -72,7 +49,8 @@ def test_lambda_runs_unmodified_end_to_end(lambda_path, run_device, subscribe, t
     seen = set()
     deadline = time.monotonic() + 60
     while len(seen) < 3 and time.monotonic() < deadline:
-        seen |= {k for _, p in sub.messages if p.startswith(b"{") for k in json.loads(p) if k in ("blue", "green", "red")}
+        seen |= {k for _, p in sub.messages if p.startswith(b"{") for k in json.loads(p)
+                 if k in ("blue", "green", "red")}
         time.sleep(0.2)
     assert seen == {"blue", "green", "red"}
 
@@ -108,12 +86,12 @@ def test_crashing_lambda_is_restarted_while_stream_and_broker_stay_up(
     assert event["event"] == "restart" and event["exit_code"] == 1
     assert "deliberate crash after 5 frames" in event["error"]
 
-    status = wait_status(device, lambda s: s["lambda"]["restarts"] >= 2)
-    assert "deliberate crash" in status["lambda"]["last_error"]
+    status = wait_status(device, lambda s: s.lambda_ is not None and s.lambda_.restarts >= 2)
+    assert "deliberate crash" in status.lambda_.last_error
     # everything else kept running: the camera, the broker (messages still flow) and the viewer
     count = len(infer.messages)
     infer.wait_for(lambda m: infer.messages.index(m) >= count and m[1].startswith(b"{"))
-    assert device.status()["camera"]["frames"] > 10
+    assert device.status().camera.frames > 10
     assert requests.get(viewer.url + "api/status", timeout=10).status_code == 200
     assert read_mjpeg_frames(viewer.url + "stream/device.mjpeg", count=1)
 
@@ -124,11 +102,13 @@ def test_deeplens_profile_delivers_4mp_frames_and_paces_inference(run_device, su
     sub = subscribe(device.mqtt_port, "$aws/things/+/infer")
     _, payload = sub.wait_for(lambda m: m[1].startswith(b"{"))
     assert json.loads(payload)["frame_shape"] == [1520, 2688, 3]  # what getLastFrame gave the Lambda
-    status = wait_status(device, lambda s: (s["inference"].get("pacing") or {}).get("predicted_ms") is not None)
-    pacing = status["inference"]["pacing"]
-    assert status["profile"] == "deeplens" and status["frame_size"] == [2688, 1520]
-    assert pacing["predicted_ms"] > 0 and pacing["status"].startswith(("paced to deeplens", "host too slow"))
-    assert status["inference"]["predicted_ms"] == pacing["predicted_ms"]
+    status = wait_status(device, lambda s: s.inference.pacing is not None and s.inference.pacing.predicted_ms)
+    pacing = status.inference.pacing
+    assert status.profile == "deeplens" and status.frame_size == (2688, 1520)
+    assert pacing.predicted_ms > 0 and pacing.status.startswith(("paced to deeplens", "host too slow"))
+    assert status.inference.predicted_ms == pacing.predicted_ms
+    served = requests.get(viewer.url + "api/status", timeout=10).json()  # the same, as JSON
+    assert served["frame_size"] == [2688, 1520] and served["inference"]["pacing"]["profile"] == "deeplens"
 
 
 def test_two_simulated_devices_on_one_machine_do_not_collide(run_device, subscribe, tiny_artifacts, video_file):

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.needs import unavailable
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
 
@@ -35,9 +36,7 @@ def start_mosquitto(conf, ports: list[int]) -> subprocess.Popen:
 @pytest.fixture
 def mosquitto(tmp_path):
     if MOSQUITTO is None:
-        if os.environ.get("CI"):
-            pytest.fail("mosquitto is required in CI (.ci/run installs it)")
-        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        unavailable("mosquitto", "apt-get install mosquitto (.ci/run installs it)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -56,7 +55,7 @@ def test_lambda_publishes_through_mosquitto(mosquitto, run_device, subscribe, ti
     sub = subscribe(mosquitto, "$aws/things/+/infer")
     topic, payload = sub.wait_for(lambda m: m[1].startswith(b"{"))
     assert topic == f"$aws/things/{device.thing_name}/infer" and json.loads(payload)["style"] == 2018
-    assert device.status()["broker"] == {"host": "127.0.0.1", "port": mosquitto, "embedded": False,
+    assert device.status().as_json()["broker"] == {"host": "127.0.0.1", "port": mosquitto, "embedded": False,
                                          "infer_topic": topic}
 
 
@@ -69,9 +68,7 @@ def tls_mosquitto(tmp_path):
     """mosquitto with a TLS listener that requires client certificates (as AWS IoT Core does) and a plain one
     for the test's own subscriber; the CA and certificates are made here with openssl."""
     if MOSQUITTO is None or shutil.which("openssl") is None:
-        if os.environ.get("CI"):
-            pytest.fail("mosquitto and openssl are required in CI")
-        pytest.skip("mosquitto or openssl missing")
+        unavailable("mosquitto and openssl", "apt-get install mosquitto openssl")
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
              "-days", "2", "-subj", "/CN=test-ca", cwd=tmp_path)
     for name, cn in (("server", "127.0.0.1"), ("client", "deeplens-thing")):
@@ -109,10 +106,13 @@ def test_lambda_publishes_over_tls_with_client_certificates(tls_mosquitto, run_d
 
 
 def test_missing_certificate_file_is_a_clear_error(tmp_path):
-    from simulator.config import RunConfig
-    from simulator.core import SimulatedDevice
-    from simulator.errors import ConfigError
+    from pydantic import ValidationError
 
-    with pytest.raises(ConfigError, match="--broker-ca: no such file"):
-        SimulatedDevice(RunConfig(broker="127.0.0.1:8883", broker_ca=tmp_path / "missing-ca.crt",
-                                  broker_cert=tmp_path / "missing.crt"))
+    from simulator.config import RunConfig, config_error
+
+    with pytest.raises(ValidationError) as caught:  # checked where the settings are made, before anything starts
+        RunConfig(broker="127.0.0.1:8883", broker_ca=tmp_path / "missing-ca.crt",
+                  broker_cert=tmp_path / "missing.crt", broker_key=tmp_path / "missing.key")
+    message = str(config_error(caught.value))
+    assert f"--broker-ca: no such file: {tmp_path / 'missing-ca.crt'}" in message
+    assert "--broker-cert: no such file" in message and "--broker-key: no such file" in message

@@ -16,8 +16,8 @@ from PySide6.QtCore import Qt  # noqa: E402
 
 from gui.app import application, dispose  # noqa: E402
 from gui.main_window import MainWindow  # noqa: E402
-from simulator.broker.client import MqttLink  # noqa: E402
 from simulator.config import RunConfig  # noqa: E402
+from simulator.ipc.mqtt import MqttLink  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
 
 LAMBDAS = ROOT / "tests" / "lambdas"
@@ -66,10 +66,11 @@ def aspect(width: int, height: int) -> float:
 
 def lambda_pid(window) -> int | None:
     device = window.controller.device
-    status = device.status() if device is not None else {}
-    return (status.get("lambda") or {}).get("pid")
+    lam = device.status().lambda_ if device is not None else None
+    return lam.pid if lam is not None else None
 
 
+@pytest.mark.network
 def test_window_starts_with_the_demo_and_paints_real_frames(window, qtbot):
     window.start(RunConfig(source="demo", mqtt_port=0, http_port=0))  # the default sample project
     qtbot.waitUntil(lambda: window.thing_label.text() != "", timeout=WAIT_MS)  # device_started arrived
@@ -236,3 +237,27 @@ def test_run_gui_runs_for_the_duration_and_stops_everything(tiny_artifacts, vide
                              mqtt_port=0, http_port=0), duration=3)
     assert code == 0 and 2.5 < time.monotonic() - started < 30
     assert {c.pid for c in me.children(recursive=True)} <= before
+
+
+def test_rules_and_cloud_tabs_show_the_cloud_half(start_tiny, qtbot, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - ruleName: colours_to_s3\n"
+        "    sql: \"SELECT * FROM '$aws/things/+/infer' WHERE style = 2018\"\n"
+        "    actions:\n"
+        "      - s3: {bucketName: colour-log, key: \"${topic(3)}/latest.json\"}\n")
+    window = start_tiny(rules=[rules], cloud_port=0)
+    qtbot.waitUntil(lambda: window.rules_panel.table.rowCount() == 1
+                    and int(window.rules_panel.table.item(0, 2).text()) > 0, timeout=WAIT_MS)
+    assert window.rules_panel.table.item(0, 0).text() == "colours_to_s3"
+    assert '"style"' in window.rules_panel.table.item(0, 5).text()  # the last output
+    # a bad edit is refused on reload: the running rule stays, and the tab says why
+    rules.write_text("rules:\n  - ruleNam: typo\n")
+    window.rules_panel.reload_button.click()
+    qtbot.waitUntil(lambda: "kept the rules" in window.rules_panel.note.text(), timeout=WAIT_MS)
+    assert "ruleNam" in window.rules_panel.note.text() and window.rules_panel.table.rowCount() == 1
+    # the Cloud tab lists the bucket the rule wrote to
+    window.tabs.setCurrentWidget(window.cloud_panel)
+    qtbot.waitUntil(lambda: "colour-log" in window.cloud_panel.details.toPlainText(), timeout=WAIT_MS)
+    assert "1 bucket(s)" in window.cloud_panel.header.text()

@@ -20,8 +20,10 @@ from gui.latency_plot import LatencyPlot, nice_ceiling  # noqa: E402
 from gui.log_view import LambdaLog, describe_event  # noqa: E402
 from gui.status_panel import format_status  # noqa: E402
 from gui.workers import DEVICE, PROJECT, FramePoller, SignalBatcher, to_qimage  # noqa: E402
-from simulator.broker.monitor import Message  # noqa: E402
-from simulator.camera.frames import Frame  # noqa: E402
+from simulator.events import LambdaRestarting  # noqa: E402
+from simulator.ipc.frames import Frame  # noqa: E402
+from simulator.message_log import Message  # noqa: E402
+from simulator.status import DeviceStatus  # noqa: E402
 
 
 class FakeDevice:
@@ -63,13 +65,15 @@ def test_poller_drops_frames_until_the_last_one_was_shown(qtbot):
     poller.set_device(FakeDevice())
     poller.start()
     try:
-        qtbot.wait(400)  # ~40 polls, each with new frames, but nobody acknowledges them
+        # polls keep bringing new frames, but nobody acknowledges the first ones: the rest are dropped
+        qtbot.waitUntil(lambda: poller.dropped[DEVICE] > 10 and poller.dropped[PROJECT] > 10 and bool(statuses),
+                        timeout=5000)
         assert sorted(got) == [(DEVICE, 1280, 720), (PROJECT, 858, 480)]
-        assert poller.dropped[DEVICE] > 10 and poller.dropped[PROJECT] > 10
-        assert statuses and statuses[0]["profile"] == "host"
+        assert statuses[0]["profile"] == "host"
         poller.frame_shown(DEVICE)
         qtbot.waitUntil(lambda: len([g for g in got if g[0] == DEVICE]) == 2, timeout=2000)
-        qtbot.wait(100)
+        dropped = poller.dropped[DEVICE]
+        qtbot.waitUntil(lambda: poller.dropped[DEVICE] > dropped + 5, timeout=5000)  # more polls, none shown
         assert len([g for g in got if g[0] == DEVICE]) == 2
         poller.set_device(None)
     finally:
@@ -115,8 +119,8 @@ def test_inspector_pretty_prints_pauses_and_copies(qtbot):
 def test_log_view_shows_lines_and_supervisor_notes(qtbot):
     log = LambdaLog()
     qtbot.addWidget(log)
-    crash = {"event": "restart", "lambda": "lf", "exit_code": 1, "error": "RuntimeError: boom", "restarts": 2,
-             "delay": 2.0}
+    crash = LambdaRestarting(lambda_="lf", exit_code=1, error="RuntimeError: boom", ran_seconds=3.0, restarts=2,
+                             delay=2.0)
     log.add_batch([("stdout", "hello"), ("stderr", "Traceback (most recent call last):"), ("event", crash)])
     text = log.plain_text()
     assert "hello" in text and "Traceback" in text
@@ -139,14 +143,17 @@ def test_latency_plot_paints_the_last_minute(qtbot):
 
 
 def test_status_formatting_names_what_matters():
-    rows = format_status({
+    pacing = {"profile": "deeplens", "paced": True, "predicted_ms": 180.4, "host_ms": 25.1, "effective_ms": 180.4,
+              "host_too_slow": False, "inferences": 40, "status": "paced to deeplens"}
+    rows = format_status(DeviceStatus.model_validate({  # the JSON /api/status serves, read back
         "thing_name": "deeplens_x", "profile": "deeplens", "source": "demo clip", "frame_size": [2688, 1520],
-        "camera": {"fps": 29.9, "dropped": 3, "error": None}, "project": "object_detection",
-        "lambda": {"state": "restarting", "restarts": 2, "last_error": "RuntimeError: <boom>"},
-        "inference": {"fps": 4.2, "host_ms": 25.1, "predicted_ms": 180.4, "publish_rate": 4.0,
-                      "pacing": {"status": "paced to deeplens", "host_too_slow": False}},
+        "camera": {"fps": 29.9, "frames": 300, "dropped": 3, "reconnects": 0, "error": None},
+        "project": "object_detection",
+        "lambda": {"name": "lambda_function", "state": "restarting", "restarts": 2,
+                   "last_error": "RuntimeError: <boom>"},
+        "inference": {"fps": 4.2, "host_ms": 25.1, "predicted_ms": 180.4, "publish_rate": 4.0, "pacing": pacing},
         "broker": {"host": "127.0.0.1", "port": 1883, "embedded": True, "infer_topic": "$aws/things/x/infer"},
-        "messages": 12})
+        "messages": 12}))
     assert "2688×1520" in rows["Source"] and "3 dropped" in rows["Camera"]
     assert "25.1 ms" in rows["Latency"] and "180.4 ms" in rows["Latency"]
     assert "2 restart(s)" in rows["Lambda"] and "&lt;boom&gt;" in rows["Lambda"]

@@ -70,8 +70,35 @@ def test_host_profile_is_unpaced_and_takes_the_source_format():
 def test_user_profile_by_path(tmp_path):
     p = load_profile(write(tmp_path, MINIMAL))
     assert isinstance(p, Profile) and p.name == "my-board"
-    assert p.cpu.efficiency.for_kind("gemm") == 0.5  # falls back to conv
+    for kind in ("gemm", "pointwise", "conv3x3"):
+        assert p.cpu.efficiency.for_kind(kind) == 0.5  # falls back to conv
     assert p.cpu.efficiency.for_kind("pool") == 0.1  # falls back to depthwise
+    assert p.cpu.stream_gbps is None and p.cpu.weight_gbps is None
+
+
+def test_user_profile_without_stream_rates_uses_memory_bandwidth(tmp_path):
+    import numpy as np
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    from simulator.profiles.perf import predict_latency_ms
+
+    n = 32 * 64 * 64
+    x = ops.parameter([1, 32, 64, 64], np.float32)
+    g = ov.Model([ops.result(ops.add(x, x))], [x])  # reads x twice, writes once: 3 n floats; n FLOPs
+    plain = load_profile(write(tmp_path, MINIMAL))
+    fast = load_profile(write(tmp_path, MINIMAL.replace("  fma: true\n", "  fma: true\n  stream_gbps: 40\n"),
+                              "fast.yaml"))
+    compute_ms = n / (plain.cpu.peak_gflops_for("FP32") * 1e9 * 0.1) * 1e3  # elementwise falls back to depthwise
+    assert predict_latency_ms(g, plain).ms == pytest.approx(compute_ms + 3 * n * 4 / 10e9 * 1e3)
+    assert predict_latency_ms(g, fast).ms == pytest.approx(compute_ms + 3 * n * 4 / 40e9 * 1e3)
+
+
+def test_fitted_profiles_carry_their_stream_rates():
+    for name in ("deeplens", "raspberry-pi-4", "raspberry-pi-5"):
+        p = load_profile(name)
+        for spec in filter(None, (p.cpu, p.gpu)):
+            assert spec.stream_gbps and spec.weight_gbps and spec.efficiency.conv3x3 and spec.efficiency.pointwise
 
 
 def test_unknown_key_names_file_line_and_key(tmp_path):
@@ -210,3 +237,16 @@ def test_make_pacer():
     assert pacer.prediction.device == "CPU" and "no GPU" in pacer.prediction.note
     with pytest.raises(ValueError, match="no graph"):
         make_pacer(None, "deeplens", "GPU")
+
+
+def test_a_raspberry_pi_gets_its_own_profile_by_default(tmp_path):
+    from simulator.profiles.detect import default_profile
+
+    model = tmp_path / "model"
+    for text, expected in ((b"Raspberry Pi 4 Model B Rev 1.4\0", "raspberry-pi-4"),
+                           (b"Raspberry Pi 5 Model B Rev 1.0\0", "raspberry-pi-5"),
+                           (b"Raspberry Pi 3 Model B Plus Rev 1.3\0", "host"),
+                           (b"Pine64 RockPro64\0", "host")):
+        model.write_bytes(text)
+        assert default_profile(model) == expected
+    assert default_profile(tmp_path / "absent") == "host"  # x86 laptops have no device tree

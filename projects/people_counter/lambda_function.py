@@ -3,13 +3,20 @@
 # Count the people in the living room (device style) *
 #                                                    *
 #*****************************************************
-""" A lambda that counts the people the object detection model sees"""
+""" A lambda that counts the people the object detection model sees, and keeps a frame in S3
+now and then when someone is there (as the device's "upload to S3" recipes did)"""
 import os
 import json
+import time
 import awscam
+import boto3
 import cv2
 import greengrasssdk
 from local_display import LocalDisplay
+
+# Set in the Lambda's environment (the project's settings, or --env BUCKET_NAME=...).
+BUCKET_NAME = os.environ['BUCKET_NAME']
+UPLOAD_EVERY = float(os.environ.get('UPLOAD_EVERY_SECONDS', '10'))
 
 
 def lambda_handler(event, context):
@@ -42,6 +49,8 @@ def infinite_infer_run():
         # The height and width of the training set images
         input_height = 300
         input_width = 300
+        s3 = boto3.client('s3')
+        last_upload = 0.0
         # Do inference until the lambda is killed.
         while True:
             # Get a frame from the video stream
@@ -76,6 +85,13 @@ def infinite_infer_run():
             local_display.set_frame_data(frame)
             # Send the count to the cloud
             client.publish(topic=iot_topic, payload=json.dumps({'people': people}))
+            # Keep a frame in S3 when someone is there, at most every UPLOAD_EVERY seconds.
+            if people and time.time() - last_upload >= UPLOAD_EVERY:
+                last_upload = time.time()
+                key = '{}/{}.jpg'.format(os.environ['AWS_IOT_THING_NAME'], time.strftime('%Y%m%d-%H%M%S'))
+                jpeg = cv2.imencode('.jpg', cv2.resize(frame, (858, 480)))[1].tobytes()
+                s3.put_object(Bucket=BUCKET_NAME, Key=key, Body=jpeg, ContentType='image/jpeg')
+                client.publish(topic=iot_topic, payload=json.dumps({'uploaded': 's3://{}/{}'.format(BUCKET_NAME, key)}))
     except Exception as ex:
         client.publish(topic=iot_topic, payload='Error in people counter lambda: {}'.format(ex))
 

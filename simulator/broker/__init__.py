@@ -1,1 +1,1 @@
-"""MQTT: the embedded broker (amqtt), a small client face over paho-mqtt, the device's topics."""
+"""The embedded MQTT 3.1.1 broker (limits, users and roles, bounded per-client queues) and the message log."""

@@ -1,118 +1,163 @@
-"""The embedded MQTT broker: amqtt, in a thread of the core process, bound to 127.0.0.1 by default.
+"""The embedded MQTT broker: MQTT 3.1.1 on an event loop in a thread of the core process, bound to 127.0.0.1.
 
-amqtt (the maintained fork of hbmqtt) follows MQTT 3.1.1 §4.7.2 strictly and closes the connection of any client
-that publishes to a topic starting with ``$``. AWS IoT Core — which the device talked to — lets a thing publish
-to its reserved ``$aws/things/<thing>/...`` topics, and DeepLens Lambdas publish to ``$aws/things/<thing>/infer``.
-So this broker makes exactly that exception: client publishes to ``$aws/`` topics are accepted and delivered to
-subscribers of matching filters (per the spec, a filter starting with ``#`` or ``+`` still does not match them);
-every other ``$`` topic (``$SYS``...) stays refused as before.
+    broker = EmbeddedBroker.from_settings(BrokerSettings(port=0), hosted_things=["deeplens_x"]).start()
+    user, password = broker.issue_credentials("deeplens_x")   # for the core's and the Lambda's connections
+    broker.port, broker.tls_port, broker.stats()
+    broker.stop()
+
+``EmbeddedBroker(host, port)`` is the same with default settings. Its limits, the roles of its users and how it
+treats AWS IoT Core's ``$aws/`` topics are in settings.py and acl.py. With ``impl="mosquitto"`` the same roles and
+limits are given to a mosquitto child process instead (mosquitto.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import logging
 import socket
-import threading
+import ssl
+import sys
+from collections.abc import Iterable
+from typing import Any
 
-from amqtt.broker import Broker, BrokerEvents
-from amqtt.contexts import Action
-
-from simulator.errors import PortInUseError, SimulatorError
+from simulator.aio_thread import LoopThread, listen_socket
+from simulator.broker.acl import Policy
+from simulator.broker.passwords import PasswordFile, Role
+from simulator.broker.server import BrokerCore
+from simulator.broker.settings import BrokerSettings
+from simulator.broker.stats import BrokerStats
+from simulator.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-AWS_PREFIX = "$aws/"
+PORT_HINT = ("stop the other broker, or choose another port with --mqtt-port (0 picks a free one), "
+             "or use it with --broker")
+FD_RESERVE = 256  # file descriptors kept for everything else in the process (viewer, camera, files)
 
 
-class IoTCoreBroker(Broker):
-    """amqtt's broker, with AWS IoT Core's permission to publish to ``$aws/`` topics."""
-
-    async def _handle_message_delivery(self, client_session, handler, wait_deliver) -> bool:
-        app_message = wait_deliver.result() if wait_deliver.done() else None
-        if app_message is None or not (app_message.topic or "").startswith(AWS_PREFIX) \
-                or "#" in app_message.topic or "+" in app_message.topic:
-            return await super()._handle_message_delivery(client_session, handler, wait_deliver)
-        await self.plugins_manager.fire_event(BrokerEvents.MESSAGE_RECEIVED,
-                                              client_id=client_session.client_id, message=app_message)
-        if await self._topic_filtering(client_session, topic=app_message.topic, action=Action.PUBLISH):
-            await self.plugins_manager.fire_event(BrokerEvents.MESSAGE_BROADCAST,
-                                                  client_id=client_session.client_id, message=app_message)
-            await self._broadcast_message(client_session, app_message.topic, app_message.data)
-            if app_message.publish_packet and app_message.publish_packet.retain_flag:
-                await self.retain_message(client_session, app_message.topic, app_message.data, app_message.qos)
-        return True
+def check_settings(settings: BrokerSettings) -> PasswordFile | None:
+    """The password file, if any; a ConfigError for a setting the broker cannot start with."""
+    if settings.password_file is None:
+        if not settings.loopback:
+            raise ConfigError(f"the MQTT broker would listen on {settings.host} without a password file",
+                              hint="create one with 'python main.py users add NAME' and give it to the broker, "
+                                   "or listen on 127.0.0.1 only")
+        return None
+    return PasswordFile.load(settings.password_file)
 
 
-def _check_port(host: str, port: int) -> int:
-    """Bind once to report a taken port clearly (and to pick a free one for port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+def tls_context(settings: BrokerSettings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"cannot load the broker's TLS certificate {settings.tls_cert} / key {settings.tls_key}: "
+                          f"{exc}", hint="give a PEM certificate and its private key") from None
+    return context
+
+
+def fit_connections(wanted: int) -> int:
+    """Raise the open-files limit to fit ``wanted`` connections (up to the hard limit); what fits."""
+    if sys.platform == "win32":
+        return wanted
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + FD_RESERVE
+    if soft != resource.RLIM_INFINITY and soft < need:
+        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
         try:
-            s.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise PortInUseError(f"MQTT port {host}:{port} is already in use",
-                                     hint="stop the other broker, or choose another port with --mqtt-port "
-                                          "(0 picks a free one), or use it with --broker") from None
-            raise PortInUseError(f"cannot listen for MQTT on {host}:{port}: {exc.strerror}") from None
-        return s.getsockname()[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    if soft != resource.RLIM_INFINITY and soft < need:
+        fitted = max(16, soft - FD_RESERVE)
+        log.warning("MQTT broker: max_connections lowered from %d to %d (open-files limit %d)", wanted, fitted, soft)
+        return fitted
+    return wanted
 
 
 class EmbeddedBroker:
-    def __init__(self, host: str = "127.0.0.1", port: int = 1883) -> None:
-        self.host, self.port = host, port
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._broker: IoTCoreBroker | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
+    def __init__(self, host: str = "127.0.0.1", port: int = 1883, *, settings: BrokerSettings | None = None,
+                 hosted_things: Iterable[str] = ()) -> None:
+        self.settings = settings if settings is not None else BrokerSettings(host=host, port=port)
+        self.host = self.settings.host
+        self.port: int = self.settings.port or 0
+        self.tls_port: int | None = None
+        self.policy = Policy(check_settings(self.settings), tuple(hosted_things))
+        self._core: BrokerCore | None = None
+        self._child: Any = None  # the mosquitto child process, for impl="mosquitto"
+        self._loop = LoopThread("mqtt-broker")
 
-    def _config(self) -> dict:
-        return {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
-            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
-        }
+    @classmethod
+    def from_settings(cls, settings: BrokerSettings, hosted_things: Iterable[str] = ()) -> EmbeddedBroker:
+        return cls(settings=settings, hosted_things=hosted_things)
 
     def start(self, timeout: float = 10.0) -> EmbeddedBroker:
-        self.port = _check_port(self.host, self.port)
-        self._thread = threading.Thread(target=self._run, name="mqtt-broker", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise SimulatorError(f"the embedded MQTT broker did not start within {timeout:g} s")
-        if self._error is not None:
-            raise PortInUseError(f"cannot start the MQTT broker on {self.host}:{self.port}: {self._error}")
-        log.info("MQTT broker (amqtt) listening on %s:%d", self.host, self.port)
-        return self
+        if self.settings.impl == "mosquitto":
+            from simulator.broker.mosquitto import MosquittoBroker
 
-    def _run(self) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
+            self._child = MosquittoBroker(self.settings, self.policy).start(timeout)
+            self.port, self.tls_port = self._child.port, self._child.tls_port
+            return self
+        settings = self.settings.model_copy(update={"max_connections": fit_connections(self.settings.max_connections)})
+        context = tls_context(settings)
+        sockets: list[tuple[socket.socket, ssl.SSLContext | None]] = []
+        try:
+            if settings.port is not None:
+                sockets.append((listen_socket(settings.host, settings.port, "MQTT", PORT_HINT), None))
+            if settings.tls_port is not None:
+                sockets.append((listen_socket(settings.host, settings.tls_port, "MQTT over TLS", PORT_HINT), context))
+        except BaseException:
+            for sock, _ in sockets:
+                sock.close()
+            raise
+        ports = [int(sock.getsockname()[1]) for sock, _ in sockets]
+        if settings.port is not None:
+            self.port = ports[0]
+        if settings.tls_port is not None:
+            self.tls_port = ports[-1]
+        core = self._core = BrokerCore(settings, self.policy)
 
         async def boot() -> None:
-            self._broker = IoTCoreBroker(self._config())
-            await self._broker.start()
+            for sock, tls in sockets:
+                await core.serve(sock, tls)
 
-        try:
-            loop.run_until_complete(boot())
-        except BaseException as exc:  # noqa: BLE001 - handed to start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+        self._loop.start(boot(), timeout)
+        where = ", ".join(f"{self.host}:{port}{' (TLS)' if tls else ''}"
+                          for port, (_, tls) in zip(ports, sockets, strict=True))
+        log.info("MQTT broker listening on %s (%s)", where,
+                 "password file" if self.policy.passwords is not None else "anonymous clients on loopback")
+        return self
 
     def stop(self) -> None:
-        if self._loop is None or self._broker is None or not self._loop.is_running():
+        if self._child is not None:
+            child, self._child = self._child, None
+            child.stop()
             return
-        fut = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), self._loop)
-        try:
-            fut.result(timeout=5)
-        except Exception as exc:  # noqa: BLE001 - stopping anyway
-            log.debug("broker shutdown: %s", exc)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        core, self._core = self._core, None
+        self._loop.stop(core.close() if core is not None else None)
+
+    # -- users and things -----------------------------------------------------------------------------------
+    def issue_credentials(self, name: str, role: Role = "thing") -> tuple[str, str]:
+        """(user name, password) valid until the broker stops: for the core's and the Lambda's connections of
+        a hosted thing (role ``thing``: ``name`` is the thing name, which becomes hosted), or for a service that
+        publishes and subscribes anywhere, such as the rules engine (role ``instructor``)."""
+        credentials = self.policy.issue_credentials(name, role)
+        if self._child is not None:
+            self._child.reload()
+        return credentials
+
+    def host_thing(self, thing: str) -> None:
+        """From now on only ``thing``'s own connections (and instructors) may publish to its topics."""
+        self.policy.host_thing(thing)
+        if self._child is not None:
+            self._child.reload()
+
+    def stats(self) -> BrokerStats:
+        if self._child is not None:
+            return self._child.stats()
+        core = self._core
+        return core.stats() if core is not None else BrokerStats(impl=self.settings.impl)

@@ -1,8 +1,9 @@
 """The always-running camera: source → the profile's camera format → the latest-frame slot.
 
 It runs in a thread of the core process. Playback of files follows their own frame rate (falling behind skips
-frames rather than queueing them); the profile's fps caps the rate frames are published at; a live source that
-stops delivering is reopened with backoff while everything else keeps running.
+frames rather than queueing them); the profile's fps caps the rate frames are published at. A source that stops
+delivering is reopened with backoff for as long as the run lasts, and ``stats.state`` says so meanwhile; the frame
+rate is measured over the last second, so it falls to 0 while no frame arrives.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from simulator.camera.frames import Frame, FrameSlot
-from simulator.camera.sources import Source
+from simulator.camera.base import Source
+from simulator.camera.live import describe
 from simulator.errors import SourceError
+from simulator.ipc.frames import Frame, FrameSlot
 from simulator.profiles.schema import CameraSpec
 
 log = logging.getLogger(__name__)
@@ -39,26 +42,67 @@ def fit_to_format(image: np.ndarray, width: int | None, height: int | None) -> n
     return np.ascontiguousarray(resized[y0: y0 + height, x0: x0 + width])
 
 
-@dataclass
+@dataclass(frozen=True)
 class CameraStats:
-    fps: float = 0.0
-    frames: int = 0
-    dropped: int = 0
-    reconnects: int = 0
-    error: str | None = None
+    """What the camera is doing, as of the moment ``Camera.stats`` was read."""
+
+    fps: float = 0.0  # frames published over the last second (0 once none came for a second)
+    frames: int = 0  # frames published since the start
+    dropped: int = 0  # source frames skipped (playback behind, or the profile's camera is slower)
+    reconnects: int = 0  # times the source was reopened after it stopped delivering
+    error: str | None = None  # why the source is not delivering right now
+    state: str = "starting"  # starting | running | reconnecting (attempt N, last error: …) | stopped | failed: …
+    skipped: int = 0  # unreadable entries passed over (image folders)
+
+
+class FrameRate:
+    """Events per second over the trailing ``window`` seconds; safe to read from any thread."""
+
+    def __init__(self, window: float = 1.0) -> None:
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def _trim(self, now: float) -> None:
+        while self._times and self._times[0] <= now - self.window:
+            self._times.popleft()
+
+    def tick(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._times.append(now)
+            self._trim(now)
+
+    def rate(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            self._trim(now)
+            return len(self._times) / self.window
 
 
 class Camera:
     """``start()`` opens the source (raising SourceError if it cannot) and begins publishing frames."""
 
+    retry_first = 0.5  # seconds before the first reopen of a source that stopped delivering
+    retry_max = 10.0  # the backoff doubles up to this, and keeps trying for as long as the camera runs
+
     def __init__(self, source: Source, spec: CameraSpec, slot_path: Path, realtime: bool = True) -> None:
         self.source, self.spec, self.slot_path = source, spec, Path(slot_path)
         self.realtime = realtime
-        self.stats = CameraStats()
         self.slot: FrameSlot | None = None
         self.latest: Frame | None = None
+        self._frames = self._dropped = self._reconnects = 0
+        self._error: str | None = None
+        self._state = "starting"
+        self._rate = FrameRate()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    @property
+    def stats(self) -> CameraStats:
+        return CameraStats(fps=self._rate.rate(), frames=self._frames, dropped=self._dropped,
+                           reconnects=self._reconnects, error=self._error, state=self._state,
+                           skipped=self.source.skipped)
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -66,22 +110,29 @@ class Camera:
         assert self.slot is not None, "camera not started"
         return self._size
 
+    @property
+    def alive(self) -> bool:
+        """The camera thread is running (a source outage keeps it running: it reconnects)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def start(self) -> None:
+        self.source.request_format(self.spec.width, self.spec.height, self.spec.fps)
         self.source.open()
         first = self.source.read()
         if first is None:
             self.source.close()
-            raise SourceError(f"cannot read a first frame from {self.source.description}")
+            raise SourceError(f"cannot read a first frame from {self.source.description}: {self.source.error}")
         first = fit_to_format(first, self.spec.width, self.spec.height)
         self._size = (first.shape[1], first.shape[0])
         self.slot = FrameSlot.create(self.slot_path, *self._size)
         self._publish(first)
+        self._state = "running"
         self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
         self._thread.start()
-        log.info("camera: %s → %dx%d%s", self.source.description, *self._size,
-                 f" @ {self._rate():g} fps" if self._rate() else "")
+        rate = self._target_rate()
+        log.info("camera: %s → %dx%d%s", self.source.description, *self._size, f" @ {rate:g} fps" if rate else "")
 
-    def _rate(self) -> float | None:
+    def _target_rate(self) -> float | None:
         rates = [r for r in (self.source.fps if self.realtime else None, self.spec.fps) if r]
         return min(rates) if rates else None
 
@@ -92,15 +143,28 @@ class Camera:
         ts = time.time_ns()
         index = self.slot.write(image, ts)
         self.latest = Frame(image, ts, index)
-        self.stats.frames += 1
+        self._frames += 1
+        self._rate.tick()
 
     def _run(self) -> None:
         try:
             self._loop()
+            self._state = "stopped"
+        except Exception as exc:  # noqa: BLE001 - the status must say the camera died, not keep its last state
+            log.exception("camera: the camera thread failed")
+            self._error = describe(exc)
+            self._state = f"failed: {self._error}"
         finally:  # the thread owns the source and the slot: nothing closes them under its feet
             self.source.close()
             if self.slot is not None:
                 self.slot.close()
+
+    def _read(self) -> tuple[np.ndarray | None, str | None]:
+        try:
+            image = self.source.read()
+        except Exception as exc:  # noqa: BLE001 - a source that raises is a source that stopped delivering
+            return None, describe(exc)
+        return image, None if image is not None else self.source.error
 
     def _loop(self) -> None:
         src_fps = self.source.fps if (self.realtime and not self.source.live) else None
@@ -108,8 +172,6 @@ class Camera:
         t0 = time.monotonic()
         n_src = 1  # source frames consumed (the first one was published in start())
         next_pub = t0  # the profile's camera rate: a schedule, so jitter in the source does not drop frames
-        window_start, window_frames = t0, 0
-        backoff = 0.5
         while not self._stop.is_set():
             if src_fps:  # a file plays at its own rate: wait for the next frame's time, skip if behind
                 due = t0 + n_src / src_fps
@@ -119,41 +181,55 @@ class Camera:
                     continue
                 while time.monotonic() - due > 1.0 / src_fps:  # more than a frame behind: skip one
                     self.source.skip()
-                    self.stats.dropped += 1
+                    self._dropped += 1
                     n_src += 1
                     due = t0 + n_src / src_fps
-            image = self.source.read()
+            image, why = self._read()
             n_src += 1
             if image is None:
-                self.stats.error = f"no frame from {self.source.description}; reopening"
-                log.warning("camera: %s", self.stats.error)
-                self._stop.wait(backoff)
-                backoff = min(backoff * 2, 10.0)
-                self._reopen()
+                if self._stop.is_set():
+                    break
+                self._recover(why or f"no frame from {self.source.description}")
+                t0, n_src = time.monotonic(), 0  # playback restarts its schedule after an outage
                 continue
-            backoff, self.stats.error = 0.5, None
             now = time.monotonic()
             if cap_fps:
                 if now < next_pub:
-                    self.stats.dropped += 1  # the profile's camera is slower than the source
+                    self._dropped += 1  # the profile's camera is slower than the source
                     continue
                 next_pub = max(next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps)
             self._publish(fit_to_format(image, *self._size))
-            window_frames += 1
-            if now - window_start >= 1.0:
-                self.stats.fps = window_frames / (now - window_start)
-                window_start, window_frames = now, 0
 
-    def _reopen(self) -> None:
-        try:
+    def _recover(self, reason: str) -> None:
+        """Reopen the source with backoff until it delivers again or the camera stops."""
+        log.warning("camera: %s; reconnecting", reason)
+        error, delay, attempt = reason, self.retry_first, 0
+        while not self._stop.is_set():
+            attempt += 1
+            self._error = error
+            self._state = f"reconnecting (attempt {attempt}, last error: {error})"
             self.source.close()
-            self.source.open()
-            self.stats.reconnects += 1
-        except Exception as exc:  # noqa: BLE001 - the camera keeps trying; the status says why
-            self.stats.error = str(exc)
+            if self._stop.wait(delay):
+                return
+            delay = min(delay * 2, self.retry_max)
+            try:
+                self.source.open()
+            except Exception as exc:  # noqa: BLE001 - the camera keeps trying; the status says why
+                if describe(exc) != error:
+                    log.info("camera: reconnect attempt %d: %s", attempt, describe(exc))
+                error = describe(exc)
+                continue
+            if self._stop.is_set():
+                return
+            self._reconnects += 1
+            self._error, self._state = None, "running"
+            log.warning("camera: %s is back (reconnected after %d attempt%s)", self.source.description, attempt,
+                        "" if attempt == 1 else "s")
+            return
 
     def stop(self) -> None:
         self._stop.set()
+        self.source.interrupt()
         if self._thread is not None:
             self._thread.join(timeout=10)
             if self._thread.is_alive():
@@ -163,3 +239,4 @@ class Camera:
             self.source.close()
             if self.slot is not None:
                 self.slot.close()
+            self._state = "stopped"

@@ -47,13 +47,13 @@ def _pan_zoom(image: np.ndarray, t: float) -> np.ndarray:
     cw, ch = cw * scale, ch * scale
     x0 = (iw - cw) * (0.5 + 0.5 * (t - 0.5))
     y0 = (ih - ch) * 0.5
-    m = np.float32([[w / cw, 0, -x0 * w / cw], [0, h / ch, -y0 * h / ch]])
+    m = np.array([[w / cw, 0, -x0 * w / cw], [0, h / ch, -y0 * h / ch]], dtype=np.float32)
     return cv2.warpAffine(image, m, SIZE, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
 def render_demo_clip(path: Path) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), FPS, SIZE)
     if not writer.isOpened():
         raise RuntimeError("OpenCV cannot write mp4v video here")
     try:

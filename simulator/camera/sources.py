@@ -1,134 +1,32 @@
-"""Camera sources behind one interface: webcam, video file, RTSP/HTTP stream, image, image folder, test pattern.
+"""Camera sources behind one interface: webcam, Pi camera, video file, RTSP/HTTP stream, image, folder, test pattern.
 
 ``open_source(spec)`` turns what a user types after ``--source`` into a source:
-``0`` (webcam index), ``demo`` (the bundled clip), ``pattern`` or ``pattern:1280x720@30``, ``rtsp://...`` /
-``http://...``, a folder of images, an image file, or a video file.
+``0`` (webcam index), ``picamera`` or ``picamera:N`` (the Raspberry Pi camera module), ``demo`` (the bundled
+clip), ``pattern`` or ``pattern:1280x720@30``, ``rtsp://...`` / ``http://...``, a folder of images, an image file,
+or a video file. ``choose_source(spec)`` also picks the default and falls back when the Pi camera cannot be used.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import time
-from abc import ABC, abstractmethod
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from simulator.camera.base import Source
+from simulator.camera.capture import CaptureSource, StreamSource, WebcamSource
+from simulator.camera.images import IMAGE_SUFFIXES, ImagesSource
+from simulator.camera.live import LiveSource
+from simulator.camera.picamera import PicameraSource
 from simulator.errors import SourceError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+__all__ = ["CaptureSource", "ImagesSource", "LiveSource", "PatternSource", "PicameraSource", "Source",
+           "StreamSource", "WebcamSource", "choose_source", "open_source", "probe_webcam"]
 
-
-class Source(ABC):
-    """A source of BGR uint8 frames. ``fps`` is the rate it should be played at (None: as fast as it comes)."""
-
-    description: str = ""
-    fps: float | None = None
-    live = False  # a live source paces itself (its read blocks until the next frame)
-
-    @abstractmethod
-    def open(self) -> None:
-        """Raise SourceError with a clear message if the source cannot be used."""
-
-    @abstractmethod
-    def read(self) -> np.ndarray | None:
-        """The next frame; None if it could not be read (a live source may come back)."""
-
-    def skip(self) -> None:
-        """Drop the next frame cheaply (used when playback falls behind)."""
-        self.read()
-
-    def close(self) -> None:
-        pass
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.description}>"
-
-
-class CaptureSource(Source):
-    """Anything cv2.VideoCapture opens: webcams, streams and video files (files loop)."""
-
-    def __init__(self, target: int | str, description: str, live: bool, loop: bool = False) -> None:
-        self.target, self.description, self.live, self.loop = target, description, live, loop
-        self._cap: cv2.VideoCapture | None = None
-
-    def open(self) -> None:
-        cap = cv2.VideoCapture(self.target)
-        ok = cap.isOpened()
-        frame = cap.read()[1] if ok else None
-        if frame is None:
-            cap.release()
-            what = "camera" if isinstance(self.target, int) else "source"
-            raise SourceError(f"cannot open {what} {self.description}: no frame could be read",
-                              hint="check the device/URL/file, or use --source demo for the bundled clip")
-        self._first: np.ndarray | None = frame
-        fps = cap.get(cv2.CAP_PROP_FPS)
-        self.fps = float(fps) if fps and 1 <= fps <= 240 else (None if self.live else 30.0)
-        self._cap = cap
-
-    def read(self) -> np.ndarray | None:
-        if self._first is not None:
-            frame, self._first = self._first, None
-            return frame
-        assert self._cap is not None
-        ok, frame = self._cap.read()
-        if not ok and self.loop:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = self._cap.read()
-        return frame if ok else None
-
-    def skip(self) -> None:
-        if self._cap is not None and not self._cap.grab() and self.loop:
-            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-
-    def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
-
-
-def _load_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SourceError(f"cannot open image {path}: not a readable image file")
-    return image
-
-
-class ImagesSource(Source):
-    """One image repeated, or the images of a folder in name order, looping; all at the first image's size."""
-
-    def __init__(self, path: Path, fps: float) -> None:
-        self.path, self.fps = Path(path), fps
-        self.description = str(path)
-        self._files: list[Path] = []
-        self._i = 0
-        self._size: tuple[int, int] | None = None
-
-    def open(self) -> None:
-        if self.path.is_dir():
-            self._files = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not self._files:
-                raise SourceError(f"cannot open folder {self.path}: it holds no images "
-                                  f"({', '.join(sorted(IMAGE_SUFFIXES))})")
-        else:
-            self._files = [self.path]
-        first = _load_image(self._files[0])
-        self._size = (first.shape[1], first.shape[0])
-        self._cache = {0: first} if len(self._files) == 1 else {}
-
-    def read(self) -> np.ndarray | None:
-        i = self._i % len(self._files)
-        self._i += 1
-        image = self._cache.get(i)
-        if image is None:
-            try:
-                image = _load_image(self._files[i])
-            except SourceError:
-                return None
-        if (image.shape[1], image.shape[0]) != self._size:
-            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
-        return image
+log = logging.getLogger(__name__)
 
 
 class PatternSource(Source):
@@ -161,30 +59,35 @@ class PatternSource(Source):
 
 
 _PATTERN = re.compile(r"^pattern(?::(\d+)x(\d+)(?:@(\d+(?:\.\d+)?))?)?$")
+_PICAMERA = re.compile(r"^picamera(?::(\d+))?$", re.I)
+_URL = re.compile(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp)://", re.I)
 
 
 def open_source(spec: str, image_fps: float = 2.0) -> Source:
     """Build (but do not open) the source a spec names. Raises SourceError for specs that name nothing."""
     spec = spec.strip()
     if re.fullmatch(r"\d+", spec):
-        return CaptureSource(int(spec), f"webcam {spec}", live=True)
+        return WebcamSource(int(spec))
     if spec == "demo":
         from simulator.camera.democlip import ensure_demo_clip
-        return CaptureSource(str(ensure_demo_clip()), "demo clip", live=False, loop=True)
+        return CaptureSource(str(ensure_demo_clip()), "demo clip")
+    m = _PICAMERA.match(spec)
+    if m:
+        return PicameraSource(int(m.group(1)) if m.group(1) else None)
     m = _PATTERN.match(spec)
     if m:
         w, h, fps = m.groups()
         return PatternSource(int(w or 1280), int(h or 720), float(fps or 30))
-    if re.match(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp)://", spec, re.I):
-        return CaptureSource(spec, spec, live=True)
+    if _URL.match(spec):
+        return StreamSource(spec)
     path = Path(spec).expanduser()
     if not path.exists():
         raise SourceError(f"cannot open source '{spec}': no such file or folder",
-                          hint="use a webcam index (0), a video/image file, a folder of images, an "
+                          hint="use a webcam index (0), 'picamera', a video/image file, a folder of images, an "
                                "rtsp:// or http:// URL, 'pattern', or 'demo'")
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         return ImagesSource(path, fps=image_fps)
-    return CaptureSource(str(path), str(path), live=False, loop=True)
+    return CaptureSource(str(path), str(path))
 
 
 def probe_webcam(index: int = 0) -> bool:
@@ -200,3 +103,40 @@ def probe_webcam(index: int = 0) -> bool:
         return False
     finally:
         cap.release()
+
+
+def _pi_camera_ready() -> bool:
+    try:
+        PicameraSource().check()
+    except SourceError:
+        return False
+    return True
+
+
+def _default_source(try_pi_camera: bool = True) -> Source:
+    if probe_webcam(0):
+        return open_source("0")
+    if try_pi_camera and _pi_camera_ready():
+        return PicameraSource()
+    log.info("no webcam found: playing the bundled demo clip")
+    return open_source("demo")
+
+
+def choose_source(spec: str | None) -> Source:
+    """The source to use: ``spec`` if given, else webcam 0, else the Pi camera module, else the bundled demo clip.
+
+    ``picamera`` when the Pi camera cannot be used (picamera2 missing, no camera) falls back to that default,
+    logging why and how to fix it.
+    """
+    if spec is None:
+        return _default_source()
+    source = open_source(spec)
+    if isinstance(source, PicameraSource):
+        try:
+            source.check()
+        except SourceError as exc:
+            fallback = _default_source(try_pi_camera=False)
+            hint = f"\n  hint: {exc.hint}" if exc.hint else ""
+            log.warning("camera: %s; using the %s instead%s", exc.message, fallback.description, hint)
+            return fallback
+    return source

@@ -12,20 +12,25 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no OpenCV chatter (webcam probing) on the terminal
 
 from simulator import __version__
+from simulator.cli.args import CliExit, CliParser, UsageError
 from simulator.errors import SimulatorError
 
-SUBCOMMANDS = ("models", "bench")
+SUBCOMMANDS = ("models", "bench", "projects", "lambda", "service")
+SUBCOMMAND_MODULES = {"lambda": "lambda_cmd"}  # "lambda" is a keyword: its module has another name
 
 
 def _run_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="main.py", description="Run AWS DeepLens Lambdas unmodified on any camera.",
-                                epilog="other commands: main.py models --help | main.py bench --help")
+    p = CliParser(prog="main.py", description="Run AWS DeepLens Lambdas unmodified on any camera.",
+                                epilog="other commands: main.py models --help | bench --help | projects --help | "
+                                       "lambda --help | service --help")
     p.add_argument("--headless", action="store_true", help="no window: serve the web viewer instead")
     p.add_argument("--project", metavar="NAME|DIR|FILE.py", help="sample project name, project folder or Lambda file")
     p.add_argument("--source", metavar="SPEC",
-                   help="webcam index (0), video file, image, folder, rtsp:// or http:// URL, 'pattern', 'demo' "
-                        "(default: webcam 0 if present, else the bundled demo clip)")
-    p.add_argument("--profile", default="host", metavar="NAME|FILE.yaml", help="hardware profile (default: host)")
+                   help="webcam index (0), video file, image, folder, rtsp:// or http:// URL, 'pattern', 'demo', "
+                        "'picamera' (Raspberry Pi camera module; 'picamera:N' for another) "
+                        "(default: webcam 0 if present, else the Pi camera, else the bundled demo clip)")
+    p.add_argument("--profile", metavar="NAME|FILE.yaml",
+                   help="hardware profile (default: raspberry-pi-4/-5 on those boards, else host)")
     p.add_argument("--mqtt-port", type=int, default=1883, metavar="N", help="embedded broker port (0 = any free)")
     p.add_argument("--broker", metavar="HOST:PORT", help="use an external MQTT broker instead of the embedded one")
     p.add_argument("--broker-ca", type=Path, metavar="FILE", help="CA certificate for a TLS broker (AWS IoT Core)")
@@ -34,6 +39,19 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--http-port", type=int, default=8080, metavar="N", help="web viewer port (0 = any free)")
     p.add_argument("--thing-name", metavar="NAME", help="AWS_IOT_THING_NAME (default: deeplens_<uuid>, stable)")
     p.add_argument("--artifacts", type=Path, metavar="DIR", help="stands in for /opt/awscam/artifacts")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                   help="an environment variable for the Lambda, as Greengrass set them (repeatable)")
+    p.add_argument("--rules", action="append", default=[], type=Path, metavar="FILE",
+                   help="AWS IoT rules (YAML or JSON, as the AWS CLI prints them) run on the device's topics "
+                        "(repeatable; a project's rules.yaml is loaded too)")
+    p.add_argument("--cloud", choices=["local", "aws"], default="local",
+                   help="where the Lambdas' and rules' boto3 calls go: the simulator's local AWS endpoint "
+                        "(default) or real AWS with your own credentials")
+    p.add_argument("--cloud-port", type=int, metavar="N",
+                   help="port of the local AWS endpoint (default 4566 if free; 0 picks a free one)")
+    p.add_argument("--memory-limit", type=float, metavar="MB",
+                   help="kill and restart a Lambda whose processes use more (default: the project's, else half "
+                        "the profile's memory)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this many seconds")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--version", action="version", version=f"deeplens-simulator {__version__}")
@@ -41,10 +59,10 @@ def _run_parser() -> argparse.ArgumentParser:
 
 
 def _sub_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="main.py")
+    p = CliParser(prog="main.py")
     sub = p.add_subparsers(dest="command", required=True)
     for name in SUBCOMMANDS:
-        importlib.import_module(f"simulator.cli.{name}").add_parser(sub)
+        importlib.import_module(f"simulator.cli.{SUBCOMMAND_MODULES.get(name, name)}").add_parser(sub)
     return p
 
 
@@ -82,18 +100,25 @@ def _setup_logging(level: str) -> None:
             handler.addFilter(OncePerMinute(noisy))
 
 
-def has_display() -> bool:
-    if sys.platform in ("win32", "darwin"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-                or os.environ.get("QT_QPA_PLATFORM") in ("offscreen", "minimal", "vnc"))
-
-
 def main(argv: list[str]) -> int:
+    try:
+        return _main(argv)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except CliExit as done:
+        return done.status
+
+
+def _main(argv: list[str]) -> int:
     if argv and argv[0] in SUBCOMMANDS:
-        args = _sub_parser().parse_args(argv)
+        if argv[:2] == ["service", "install"]:  # the rest are main.py's own options, passed through as they are
+            args, passed = _sub_parser().parse_known_args(argv)
+            args.args = [*passed, *args.args]
+        else:
+            args = _sub_parser().parse_args(argv)
         _setup_logging("WARNING")
-        module = importlib.import_module(f"simulator.cli.{args.command}")
+        module = importlib.import_module(f"simulator.cli.{SUBCOMMAND_MODULES.get(args.command, args.command)}")
         try:
             return module.run(args)
         except SimulatorError as exc:
@@ -101,13 +126,22 @@ def main(argv: list[str]) -> int:
             return 2
     args = _run_parser().parse_args(argv)
     _setup_logging(args.log_level)
-    from simulator.config import RunConfig
+    from pydantic import ValidationError
+
+    from simulator.config import RunConfig, config_error, parse_env
 
     try:
-        config = RunConfig(project=args.project, source=args.source, profile=args.profile,
-                           mqtt_port=args.mqtt_port, broker=args.broker, broker_ca=args.broker_ca,
-                           broker_cert=args.broker_cert, broker_key=args.broker_key, http_port=args.http_port,
-                           thing_name=args.thing_name, artifacts=args.artifacts)
+        try:
+            from simulator.profiles.detect import default_profile
+
+            config = RunConfig(project=args.project, source=args.source, profile=args.profile or default_profile(),
+                               mqtt_port=args.mqtt_port, broker=args.broker, broker_ca=args.broker_ca,
+                               broker_cert=args.broker_cert, broker_key=args.broker_key, http_port=args.http_port,
+                               thing_name=args.thing_name, artifacts=args.artifacts, env=parse_env(args.env),
+                               rules=args.rules, cloud=args.cloud, cloud_port=args.cloud_port,
+                               memory_limit_mb=args.memory_limit)
+        except ValidationError as exc:
+            raise config_error(exc) from None
         if not args.headless:
             gui = _try_gui()
             if gui is not None:
@@ -123,9 +157,21 @@ def main(argv: list[str]) -> int:
 
 
 def _try_gui():
-    """The GUI's run function, or None (with the reason printed) when a window cannot be opened."""
-    if not has_display():
+    """The GUI's run function, or None (with the reason printed) when a window cannot be opened here."""
+    import importlib.util
+
+    from simulator.cli.display import check_display, display_named
+
+    if not display_named(dict(os.environ)):
         print("no display found (DISPLAY/WAYLAND_DISPLAY unset): running headless", file=sys.stderr)
+        return None
+    if importlib.util.find_spec("PySide6") is None:
+        print("the desktop window is not available (PySide6 is not installed): running headless; "
+              "install it with: pip install -r requirements-gui.txt", file=sys.stderr)
+        return None
+    check = check_display()
+    if not check.ok:
+        print(f"{check.message()}\nrunning headless instead", file=sys.stderr)
         return None
     try:
         from gui.app import run_gui

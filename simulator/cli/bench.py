@@ -9,13 +9,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+
+import openvino as ov
 
 from ..errors import SimulatorError
 from ..profiles import available_profiles, load_profile
 from ..profiles.costs import graph_costs
 from ..profiles.measure import measure_host_ms, read_graph
 from ..profiles.perf import PRECISIONS, predict_costs
+from ..profiles.schema import Profile
+from .args import ListArg
 
 MODEL_SUFFIXES = (".xml", ".onnx", ".tflite", ".pb", ".pdmodel")
 
@@ -26,10 +31,12 @@ def add_parser(subparsers) -> None:
         description="For each model and hardware profile: latency measured here (OpenVINO CPU, f32) and predicted "
                     "on the profile's CPU/GPU, with FPS, FLOPs and parameters. Predictions are calibrated against "
                     "published figures only: see docs/performance-model.md.")
-    p.add_argument("--model", dest="models", action="extend", nargs="+", metavar="NAME|PATH",
-                   help="bundled model name or model file (IR .xml, .onnx, .tflite, .pb); default: all bundled")
-    p.add_argument("--profiles", action="extend", nargs="+", metavar="NAME|FILE.yaml",
-                   help=f"hardware profiles (default: all of {', '.join(available_profiles())})")
+    p.add_argument("--model", "--models", dest="models", action=ListArg, metavar="NAME|PATH",
+                   help="bundled model names or model files (IR .xml, .onnx, .tflite, .pb), separated by commas "
+                        "or spaces; default: all bundled")
+    p.add_argument("--profiles", "--profile", dest="profiles", action=ListArg, metavar="NAME|FILE.yaml",
+                   help=f"hardware profiles, separated by commas or spaces (default: all of "
+                        f"{', '.join(available_profiles())})")
     p.add_argument("--precision", choices=[p.lower() for p in PRECISIONS] + list(PRECISIONS),
                    help="predict at this precision (default: what each device would use)")
     p.add_argument("--all-precisions", action="store_true", help="a row for every precision each device supports")
@@ -55,7 +62,7 @@ def _default_models() -> list[str]:
     return [e.name for e in store.list_models()]
 
 
-def rows_for(name: str, graph, profiles, iterations: int, precision: str | None = None,
+def rows_for(name: str, graph: ov.Model, profiles: Iterable[Profile], iterations: int, precision: str | None = None,
              all_precisions: bool = False) -> list[dict]:
     """The bench rows of one model: one per (profile, device, precision)."""
     costs = graph_costs(graph)
@@ -63,14 +70,16 @@ def rows_for(name: str, graph, profiles, iterations: int, precision: str | None 
     rows = []
     for profile in profiles:
         for device in (profile.devices() or ["CPU"]):
+            precisions: list[str | None] = [precision]
             if all_precisions and profile.predicts:
-                precisions = profile.device(device).supported_precisions()
-            else:
-                precisions = [precision]
+                precisions = list(profile.described_device(device).supported_precisions())
             for prec in precisions:
                 p = predict_costs(costs, profile, device, prec, measured_ms=host_ms)
+                fps = p.fps
+                if p.ms is None or fps is None:  # measured_ms is given: even a measured profile's row has it
+                    raise RuntimeError(f"no latency for {name} on profile '{profile.name}' ({device})")
                 rows.append({"model": name, "profile": profile.name, "device": p.device, "precision": p.precision,
-                             "predicted_ms": round(p.ms, 3), "predicted_fps": round(p.fps, 2),
+                             "predicted_ms": round(p.ms, 3), "predicted_fps": round(fps, 2),
                              "host_ms": round(host_ms, 3), "gflops": round(costs.flops / 1e9, 4),
                              "params": costs.params, "measured": p.measured, "note": p.note})
     return rows
@@ -92,7 +101,11 @@ def run(args: argparse.Namespace) -> int:
     if args.iterations < 1:
         print("error: --iterations must be at least 1", file=sys.stderr)
         return 2
-    profiles = [load_profile(p) for p in (args.profiles or available_profiles())]
+    try:
+        profiles = [load_profile(p) for p in (args.profiles or available_profiles())]
+    except SimulatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     precision = args.precision.upper() if args.precision else None
     failures = 0
     everything: list[dict] = []
@@ -109,4 +122,4 @@ def run(args: argparse.Namespace) -> int:
             _print_table(rows)
     if args.json:
         print(json.dumps(everything, indent=2))
-    return 1 if failures else 0
+    return 2 if failures else 0

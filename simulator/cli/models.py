@@ -43,19 +43,38 @@ def add_parser(subparsers) -> None:
 
 def _error(text: str) -> int:
     print(f"error: {text}", file=sys.stderr)
-    return 1
+    return 2
 
 
 def _one_line(exc: SimulatorError) -> str:
     return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
 
 
+def _run_size(path: Path | None) -> str | None:
+    """``HxW`` of the cached IR's image input (None when it is not fetched yet)."""
+    if path is None:
+        return None
+    from ..inference import devices
+
+    shape = [d.get_length() if d.is_static else -1 for d in
+             devices.core().read_model(str(path)).input(0).get_partial_shape()]
+    if len(shape) != 4:
+        return None
+    h, w = (shape[2], shape[3]) if shape[1] in (1, 3) and shape[3] not in (1, 3) else (shape[1], shape[2])
+    return f"{h}x{w}" if h > 0 and w > 0 else None
+
+
 def _list(as_json: bool) -> int:
+    from ..inference.substitutes import list_substitutes
+
     entries = store.list_models()
     rows = []
     for e in entries:
         path = store.model_path(e.name)
-        rows.append({**e.as_dict(), "cached": path is not None, "path": str(path) if path else None})
+        answers_for = [{"device_model": sub.original, "lambda_input": f"{sub.input_hw[0]}x{sub.input_hw[1]}"}
+                       for sub in list_substitutes() if sub.model_name == e.name]
+        rows.append({**e.as_dict(), "cached": path is not None, "path": str(path) if path else None,
+                     "runs_at": _run_size(path), "substitutes": answers_for})
     if as_json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -64,6 +83,10 @@ def _list(as_json: bool) -> int:
         state = "cached" if r["cached"] else "not fetched"
         print(f"{r['name']:<{width}}  {r['task']:<14} {r['size'] / 1e6:6.1f} MB  {state:<11}  {r['source']}")
         print(f"{'':<{width}}  {r['answers']}; licence: {r['licence']}")
+        runs_at = r["runs_at"] or "(its input size shows once fetched)"
+        for sub in r["substitutes"]:
+            print(f"{'':<{width}}  answers {sub['device_model']}: the Lambda feeds {sub['lambda_input']}, "
+                  f"the model runs at {runs_at}")
     print(f"cache: {store.models_dir()}")
     return 0
 

@@ -8,11 +8,12 @@ import time
 
 import numpy as np
 
-from simulator.camera.frames import FrameSlot
-from simulator.device import context
-from simulator.device.runtime_state import stats
 from simulator.inference.loader import load_model
+from simulator.inference.pacing import pacer_for
 from simulator.inference.results import parse_result
+from simulator.ipc import context
+from simulator.ipc.frames import FrameSlot
+from simulator.ipc.process import stats
 
 log = logging.getLogger("awscam")
 
@@ -36,7 +37,7 @@ def getLastFrame():  # noqa: N802 - the device's name
     global _slot, _last_index, _stale
     with _lock:
         if _slot is None:
-            _slot = FrameSlot.attach(context.current().run_dir / context.FRAMES_FILE)
+            _slot = FrameSlot.attach(context.current().frames_path)
         frame = _slot.read()
         deadline = time.monotonic() + 1.0
         while frame is None and _last_index and time.monotonic() < deadline:
@@ -70,9 +71,10 @@ class Model:
         path = ctx.remap(model_path)
         self._model = load_model(path, requested, shown_path=str(model_path))
         self.input_hw = self._model.input_hw
-        self._pacer = _make_pacer(self._model, ctx.profile, requested, str(model_path))
+        self._pacer = pacer_for(self._model, ctx.profile, requested, str(model_path))
         self._slow_reported = False
-        stats().update(model=str(model_path), model_input=list(self.input_hw), device=requested)
+        stats().update(model=str(model_path), model_input=list(self.input_hw), device=requested,
+                       runs_on=self._model.runs_on())
         log.info("model %s loaded (input %dx%d)", model_path, self.input_hw[1], self.input_hw[0])
         if self._pacer is not None:
             p = self._pacer.prediction
@@ -99,16 +101,5 @@ class Model:
 
     def parseResult(self, model_type, raw):  # noqa: N802 - the device's name
         """``{model_type: [...]}`` for 'classification', 'ssd' or 'segmentation' (see simulator.inference.results)."""
-        return parse_result(model_type, raw, self.input_hw, getattr(self._model, "output_shapes", None))
+        return parse_result(model_type, raw, self.input_hw, self._model.output_shapes)
 
-
-def _make_pacer(model, profile_name: str, device: str, model_path: str):
-    """The profile's pacing for this model, or None for the host profile (or if it cannot be predicted)."""
-    from simulator.profiles.pacing import make_pacer
-    from simulator.profiles.perf import precision_from_name
-
-    try:
-        return make_pacer(model.graph, profile_name, device, precision_from_name(model_path))
-    except Exception as exc:  # noqa: BLE001 - pacing is advisory; inference must go on
-        log.warning("no latency prediction for this model on profile %s: %s", profile_name, exc)
-        return None

@@ -13,11 +13,11 @@ import logging
 import threading
 from collections.abc import Callable
 
-from simulator.broker.client import MqttLink
-from simulator.broker.topics import shadow_topic
-from simulator.device import context
-from simulator.device.runtime_state import once, stats
-from simulator.device.shadow import ShadowError, ShadowStore
+from simulator.ipc import context
+from simulator.ipc.mqtt import MqttLink
+from simulator.ipc.process import once, stats
+from simulator.ipc.shadows import ShadowError, ShadowStore
+from simulator.ipc.topics import shadow_topic
 
 log = logging.getLogger("greengrasssdk")
 

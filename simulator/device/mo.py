@@ -1,9 +1,11 @@
-"""``mo``: the device's model optimizer, on today's OpenVINO (``openvino.convert_model``).
+"""``mo``: the device's model optimizer, on today's OpenVINO.
 
 ``error, model_path = mo.optimize(name, width, height, platform=..., aux_inputs={...})`` looks for the model by
-name in the artifacts folder: ``<name>.onnx``, ``<name>.tflite``, ``<name>.pb`` (TF frozen graph),
-``<name>.pdmodel`` (PaddlePaddle). Status 0 = OK, 1 = platform unsupported (MXNet and Caffe: OpenVINO no longer
-reads them — export to ONNX first), 2 = optimizer failed. The IR is written beside the input as
+name in the artifacts folder: an MXNet checkpoint ``<name>-symbol.json`` + ``<name>-NNNN.params`` (the newest
+epoch, or ``--epoch``) and a Caffe ``<name>.prototxt`` + ``<name>.caffemodel``, read by the simulator itself with
+no MXNet or Caffe installed; ``<name>.onnx``, ``<name>.tflite``, ``<name>.pb`` (TF frozen graph) and
+``<name>.pdmodel`` (PaddlePaddle) through ``openvino.convert_model``. Status 0 = OK, 1 = platform unknown,
+2 = optimizer failed (the log says why). The IR is written beside the input as
 ``<platform>_<name>_<precision>_FUSED.xml`` and reused while it is newer than its input.
 """
 
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import openvino as ov
 
-from simulator.device import context
+from simulator.ipc import context
 
 log = logging.getLogger("mo")
 
@@ -45,19 +47,20 @@ def optimize(model_name, input_width, input_height, platform="mx", aux_inputs=No
     if not (0 < int(input_width) <= 1024 and 0 < int(input_height) <= 1024):
         log.error("mo.optimize: input size %sx%s out of range (1..1024)", input_width, input_height)
         return FAILED, ""
+    precision = str(aux.get("--precision", "FP16")).upper()
+    if plat in ("mx", "caffe"):
+        done = _optimize_checkpoint(plat, folder, model_name, int(input_width), int(input_height), aux, precision)
+        if done is not None:
+            return done
     source = _find_input(folder, model_name)
     if source is None:
-        if plat in ("mx", "caffe"):
-            kind = "MXNet (<name>-symbol.json + <name>-NNNN.params)" if plat == "mx" else \
-                "Caffe (.prototxt + .caffemodel)"
-            log.error("mo.optimize(%r): %s models cannot be converted by today's OpenVINO. Export the model to "
-                      "ONNX (e.g. mxnet.onnx.export_model) and put %s.onnx in %s; mo.optimize then converts it.",
-                      model_name, kind, model_name, folder)
-            return UNSUPPORTED, ""
-        log.error("mo.optimize(%r): no %s in %s", model_name,
-                  " / ".join(f"{model_name}{s}" for s in _SUFFIXES), folder)
+        looked = [f"{model_name}{s}" for s in _SUFFIXES]
+        if plat == "mx":
+            looked.insert(0, f"{model_name}-symbol.json + {model_name}-NNNN.params")
+        elif plat == "caffe":
+            looked.insert(0, f"{model_name}.prototxt + {model_name}.caffemodel")
+        log.error("mo.optimize(%r): none of %s in %s", model_name, " / ".join(looked), folder)
         return FAILED, ""
-    precision = str(aux.get("--precision", "FP16")).upper()
     target = folder / f"{_PREFIX[plat]}_{model_name}_{precision}_FUSED.xml"
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return OK, str(target)
@@ -69,6 +72,30 @@ def optimize(model_name, input_width, input_height, platform="mx", aux_inputs=No
         log.error("mo.optimize(%r): conversion of %s failed: %s", model_name, source.name, exc)
         return FAILED, ""
     log.info("mo.optimize(%r): %s → %s", model_name, source.name, target.name)
+    return OK, str(target)
+
+
+def _optimize_checkpoint(plat: str, folder: Path, name: str, width: int, height: int, aux: dict,
+                         precision: str) -> tuple[int, str] | None:
+    """MXNet NAME-symbol.json + NAME-NNNN.params / Caffe NAME.prototxt + NAME.caffemodel -> IR; None if absent."""
+    from simulator.errors import ModelNotFoundError
+    from simulator.inference.mxnet import ModelFormatError, convert_checkpoint
+
+    try:
+        if plat == "mx":
+            epoch = aux.get("--epoch")
+            target = convert_checkpoint(folder, name, width, height, epoch=None if epoch is None else int(epoch),
+                                        channels=int(aux.get("--img-channels", 3)), precision=precision)
+        else:
+            from simulator.inference.caffe import convert_caffe
+
+            target = convert_caffe(folder, name, width, height, precision=precision)
+    except (ModelNotFoundError, ModelFormatError) as exc:
+        log.error("mo.optimize(%r): %s", name, exc)
+        return FAILED, ""
+    if target is None:
+        return None
+    log.info("mo.optimize(%r): %s model -> %s", name, "MXNet" if plat == "mx" else "Caffe", target.name)
     return OK, str(target)
 
 

@@ -13,7 +13,6 @@ import os
 
 import openvino as ov
 
-
 log = logging.getLogger(__name__)
 
 

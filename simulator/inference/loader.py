@@ -14,17 +14,30 @@ from simulator.inference.model import InferenceModel
 log = logging.getLogger(__name__)
 
 READABLE = (".xml", ".onnx", ".tflite", ".pb", ".pdmodel")
+CHECKPOINTS = (".params", ".prototxt", ".caffemodel")  # MXNet and Caffe, read without MXNet or Caffe
+
+
+def _read_checkpoint(path: Path):
+    if path.suffix in (".prototxt", ".caffemodel"):
+        from simulator.inference.caffe import read_caffe
+
+        return read_caffe(path.with_suffix(".prototxt"), path.with_suffix(".caffemodel"))
+    from simulator.inference.mxnet import load_checkpoint
+
+    return load_checkpoint(path)
 
 
 def load_model(path: Path, requested_device: str, shown_path: str | None = None) -> InferenceModel:
     """``path`` is already remapped to the artifacts folder; ``shown_path`` is what the Lambda asked for."""
     shown = shown_path or str(path)
     device = devices.resolve_device(requested_device)
+    if path.is_file() and (path.name.endswith("-symbol.json") or path.suffix in CHECKPOINTS):
+        return OpenVINOModel(_read_checkpoint(path), device, path.name)
     if path.is_file():
         if path.suffix not in READABLE:
-            raise ModelNotFoundError(f"{shown}: OpenVINO cannot read '{path.suffix}' files",
-                                     hint=f"give an IR .xml or one of {', '.join(READABLE[1:])}; "
-                                          "for MXNet/Caffe models export to ONNX first")
+            raise ModelNotFoundError(f"{shown}: the simulator cannot read '{path.suffix}' files",
+                                     hint=f"give an IR .xml, one of {', '.join(READABLE[1:])}, an MXNet "
+                                          "NAME-symbol.json + NAME-NNNN.params or a Caffe .prototxt + .caffemodel")
         if path.suffix == ".xml" and not path.with_suffix(".bin").is_file():
             raise ModelNotFoundError(f"{shown}: the IR's weights file {path.with_suffix('.bin').name} is missing",
                                      hint="put the .bin beside the .xml in the artifacts folder")

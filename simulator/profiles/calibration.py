@@ -1,137 +1,274 @@
-"""The published figures the performance model is calibrated against, and the fit that turns them into efficiencies.
+"""Fit the hardware profiles' coefficients to the published figures (``published.yaml``), and check them.
 
-Only the figures of the reference table (docs/performance-model.md) appear here. Each device gets two fitted
-numbers, ``efficiency.conv`` and ``efficiency.depthwise``, from two figures: ResNet-18 (dense convolutions) and
-MobileNetV2 (pointwise + depthwise). Figures of another runtime are kept as checks, never fitted::
+The model (features.py) is linear in its coefficients: 1/efficiency per kind of op, memory bandwidth / stream
+rate for activations and for weights, per-op and per-inference overheads. The fit has two stages:
 
-    python -m simulator.profiles.calibration      # prints the fitted efficiencies
+1. a shared shape: one set of relative efficiencies (compute) and relative stream rates (memory) for every
+   device, times a compute scale and a memory scale per (profile, device), plus per-device overheads - fitted
+   by alternating bounded least squares on the relative error of every figure;
+2. per (profile, device), bounded least squares on its own figures, pulled towards its stage-1 coefficients
+   with a strength chosen by leave-one-out over those same figures (a device with few figures, like the Pi 5,
+   keeps the shared shape at its own level).
+
+Nothing in either stage looks at a figure outside the set it is given: ``cross_validate`` fits on one half and
+predicts the other::
+
+    python -m simulator.profiles.calibration      # prints the fitted profile fields
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
+
+import numpy as np
+from scipy.optimize import lsq_linear
 
 from simulator.profiles.costs import GraphCosts, graph_costs
+from simulator.profiles.features import TERMS, coefficients, description, graph_terms
 from simulator.profiles.loader import load_profile
-from simulator.profiles.perf import device_ms
+from simulator.profiles.published import Hardware, Resolved, load_figures
 from simulator.profiles.refnets import REFERENCE_NETS
-from simulator.profiles.schema import CpuSpec, Efficiency, GpuSpec, Profile
+from simulator.profiles.schema import CpuSpec, Profile
 
-# The nearest published stand-in for the DeepLens GPU: Atom x5-Z8350's HD Graphics 400 (Gen8, 12 EU, 500 MHz
-# burst, single-channel DDR3L-1600). Its fitted efficiencies are used for the HD Graphics 500 (Gen9, 12 EU).
-Z8350 = Profile(
-    name="atom-z8350-gpu (calibration stand-in)", pacing=False, memory_bandwidth_gbps=12.8, default_device="GPU",
-    gpu=GpuSpec(model="Intel HD Graphics 400 (Gen8, 12 EU)", execution_units=12, clock_ghz=0.5,
-                fp32_flops_per_eu_cycle=16, fp16_arith=True, cache_mb=0,
-                efficiency=Efficiency(conv=1.0, depthwise=1.0)))
+SEED = 20241201  # the split into halves is fixed: the same figures are held out every time
+# The fit ties the ten terms of features.TERMS to eight parameters (TIES: term -> parameter): 3x3 stride-1
+# convolutions (Winograd); other dense kernels and 1x1 (im2col / GEMM); matmul; depthwise and every other vector
+# op (streaming SIMD); activation traffic; weight traffic; per-op and per-inference overhead.
+PARAMS = ("conv3x3", "conv", "gemm", "streaming", "activations", "weights", "ops", "inference")
+TIES = {"conv3x3": 0, "conv": 1, "pointwise": 1, "gemm": 2, "depthwise": 3, "vector": 3, "activations": 4,
+        "weights": 5, "ops": 6, "inference": 7}
+COMPUTE, MEMORY, OVERHEAD = (0, 1, 2, 3), (4, 5), (6, 7)
+# bounds: efficiencies 0.01..1 (up to 4 for 3x3 stride-1: Winograd needs fewer multiplications than counted),
+# activations at up to 20x memory bandwidth (caches), weights at up to 1.5x (read once), overheads >= 0
+LOWER = np.array([0.25, 1, 1, 1, 0.05, 0.67, 0.0, 0.0])
+UPPER = np.array([100, 100, 100, 100, 20, 20, 2000, 50.0])
+FLOOR = np.array([1, 1, 1, 1, 0.1, 0.1, 1.0, 0.1])  # scale of the pull where a coefficient is ~0
+PRIOR_WEIGHTS = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)  # chosen per device by leave-one-out on its fitted figures
+MIN_OWN = 4  # a device with fewer figures gets no overheads of its own in stage 1 (it takes the shared shape)
+TIE = np.zeros((len(TERMS), len(PARAMS)))
+for _term, _param in TIES.items():
+    TIE[TERMS.index(_term), _param] = 1.0
 
-
-@dataclass(frozen=True)
-class Figure:
-    target: str  # profile name (or the Z8350 stand-in)
-    device: str
-    net: str  # a name of refnets.REFERENCE_NETS
-    precision: str
-    value: float
-    unit: str  # "ms" or "FPS"
-    runtime: str
-    source: str
-    use: str  # "fit" or "check"
-
-    @property
-    def ms(self) -> float:
-        """Per-inference time. A throughput figure (FPS with every core busy) becomes 1000 / FPS."""
-        return self.value if self.unit == "ms" else 1000.0 / self.value
+FIGURES: tuple[Resolved, ...] = load_figures()
 
 
-OV_CSV = "openvino docs benchmark-data.csv"
-NCNN = "ncnn benchmark/README.md"
-ZOO = "opencv_zoo benchmark"
-FIGURES: tuple[Figure, ...] = (
-    Figure("deeplens", "CPU", "mobilenet_v2", "FP32", 45.3, "FPS", "OpenVINO 2022.1 CPU, throughput mode (4 requests)",
-           OV_CSV, "fit"),
-    Figure("deeplens", "CPU", "resnet18", "FP32", 9.7, "FPS", "OpenVINO 2022.1 CPU, throughput mode (4 requests)",
-           OV_CSV, "fit"),
-    Figure(Z8350.name, "GPU", "mobilenet_v2", "FP16", 30.8, "ms", "ncnn Vulkan fp16", NCNN, "fit"),
-    Figure(Z8350.name, "GPU", "resnet18", "FP16", 94.5, "ms", "ncnn Vulkan fp16", NCNN, "fit"),
-    Figure("raspberry-pi-4", "CPU", "mobilenet_v2", "FP32", 61.9, "ms", "ncnn FP32, 4 threads", NCNN, "fit"),
-    Figure("raspberry-pi-4", "CPU", "resnet18", "FP32", 123.1, "ms", "ncnn FP32, 4 threads", NCNN, "fit"),
-    Figure("raspberry-pi-5", "CPU", "mobilenet_v2", "FP32", 10.5, "ms", "ncnn FP32, 4 threads", NCNN, "fit"),
-    Figure("raspberry-pi-5", "CPU", "resnet18", "FP32", 20.0, "ms", "ncnn FP32, 4 threads", NCNN, "fit"),
-    Figure("raspberry-pi-4", "CPU", "mobilenet_v1", "FP32", 72.3, "ms", "OpenCV DNN 4.7 (incl. pre/post-processing)",
-           ZOO, "check"),
-    Figure("raspberry-pi-4", "CPU", "mobilenet_v2", "FP32", 66.6, "ms", "OpenCV DNN 4.7 (incl. pre/post-processing)",
-           ZOO, "check"),
-)
-# Not used: Intel i7-12700K, OpenCV DNN 4.7, MobileNetV1 5.9 ms - no profile describes that CPU, and the host
-# profile is measured rather than predicted.
-
-
-@lru_cache(maxsize=None)
+@cache
 def reference_costs(net: str) -> GraphCosts:
     return graph_costs(REFERENCE_NETS[net]())
 
 
-def target_profile(name: str) -> Profile:
-    """The profile a figure is predicted with; the Z8350 stand-in carries the DeepLens GPU's efficiencies."""
-    if name != Z8350.name:
-        return load_profile(name)
-    gpu = Z8350.gpu.model_copy(update={"efficiency": load_profile("deeplens").gpu.efficiency})
-    return Z8350.model_copy(update={"gpu": gpu})
+def measured_profile(fig: Resolved, profile: Profile | None = None) -> Profile:
+    """The profile as the figure's hardware was (another clock, a stand-in GPU), coefficients unchanged."""
+    return hardware_profile(fig.hardware, profile)
 
 
-def predicted_ms(fig: Figure, profile: Profile | None = None) -> float:
-    profile = profile or target_profile(fig.target)
-    spec = profile.device(fig.device)
-    return device_ms(reference_costs(fig.net), spec, fig.precision, profile.memory_bandwidth_gbps)[0]
+def hardware_profile(hw: Hardware, profile: Profile | None = None) -> Profile:
+    """The profile (``hw.profile``'s, or the given one) as ``hw`` is, coefficients unchanged."""
+    profile = profile or load_profile(hw.profile)
+    spec = profile.described_device(hw.device)
+    changes: dict[str, float] = {}
+    if hw.clock_ghz is not None:
+        changes["boost_ghz" if isinstance(spec, CpuSpec) else "clock_ghz"] = hw.clock_ghz
+        if isinstance(spec, CpuSpec):
+            changes["base_ghz"] = min(spec.base_ghz, hw.clock_ghz)
+    if hw.execution_units is not None:
+        changes["execution_units"] = hw.execution_units
+    if hw.fp32_flops_per_eu_cycle is not None:
+        changes["fp32_flops_per_eu_cycle"] = hw.fp32_flops_per_eu_cycle
+    update: dict[str, object] = {}
+    if hw.memory_bandwidth_gbps is not None:  # the fitted stream rates are relative to the memory system
+        ratio = hw.memory_bandwidth_gbps / profile.bandwidth_gbps()
+        changes.update({k: getattr(spec, k) * ratio for k in ("stream_gbps", "weight_gbps") if getattr(spec, k)})
+        update["memory_bandwidth_gbps"] = hw.memory_bandwidth_gbps
+    update["cpu" if hw.device == "CPU" else "gpu"] = spec.model_copy(update=changes)
+    return profile.model_copy(update=update)
 
 
-def _bisect(f, lo: float = 1e-3, hi: float = 4.0, steps: int = 50) -> float:
-    """Root of a decreasing function f on [lo, hi] (geometric bisection); clamps at the ends."""
-    if f(hi) > 0:
-        return hi
-    if f(lo) < 0:
-        return lo
-    for _ in range(steps):
-        mid = (lo * hi) ** 0.5
-        lo, hi = (mid, hi) if f(mid) > 0 else (lo, mid)
-    return (lo * hi) ** 0.5
+def figure_terms(fig: Resolved) -> np.ndarray:
+    """The model terms (features.TERMS) of the figure's network on the figure's hardware."""
+    return _terms(fig.net, fig.hardware, fig.runtime.precision).copy()
 
 
-def fit(spec: CpuSpec | GpuSpec, bandwidth: float, precision: str, dense: tuple[GraphCosts, float],
-        depthwise: tuple[GraphCosts, float]) -> Efficiency:
-    """Efficiencies (conv, depthwise) that reproduce both figures: ``dense`` = (ResNet-18 costs, ms),
-    ``depthwise`` = (MobileNetV2 costs, ms)."""
-
-    def with_eff(conv: float, dw: float):
-        return spec.model_copy(update={"efficiency": Efficiency(conv=conv, depthwise=dw)})
-
-    def dw_for(conv: float) -> float:
-        costs, ms = depthwise
-        return _bisect(lambda dw: device_ms(costs, with_eff(conv, dw), precision, bandwidth)[0] - ms)
-
-    costs, ms = dense
-    conv = _bisect(lambda c: device_ms(costs, with_eff(c, dw_for(c)), precision, bandwidth)[0] - ms)
-    return Efficiency(conv=round(conv, 4), depthwise=round(dw_for(conv), 4))
+@cache
+def _terms(net: str, hardware: Hardware, precision: str) -> np.ndarray:
+    profile = hardware_profile(hardware)
+    return graph_terms(reference_costs(net), profile.described_device(hardware.device), precision,
+                       profile.bandwidth_gbps())
 
 
-def fit_all() -> dict[tuple[str, str], Efficiency]:
-    """Fitted efficiencies per (target, device) from the figures marked "fit"."""
+def predicted_ms(fig: Resolved, profile: Profile | None = None) -> float:
+    """The figure as the (shipped, or given) profile predicts it, on the figure's hardware."""
+    measured = measured_profile(fig, profile)
+    spec = measured.described_device(fig.hardware.device)
+    theta = coefficients(spec, measured.bandwidth_gbps())
+    return float(figure_terms(fig) @ theta * 1e3)
+
+
+def solve(terms: np.ndarray, ms: np.ndarray, prior: np.ndarray | None = None, weight: float = 0.1) -> np.ndarray:
+    """Parameters minimising the squared relative error within bounds. With a ``prior``, also the squared
+    relative distance to ``scale x prior`` with a free scale: the prior fixes the shape (how the parameters
+    relate), the figures fix the level."""
+    a = terms @ TIE * 1e3 / ms[:, None]
+    b: np.ndarray = np.ones(len(ms))
+    if prior is None:
+        return lsq_linear(a, b, bounds=(LOWER, UPPER), method="bvls").x
+    n = len(PARAMS)
+    scale = np.maximum(prior, FLOOR)
+    pull = np.sqrt(weight) * np.hstack([np.diag(1 / scale), -(prior / scale)[:, None]])
+    a = np.vstack([np.hstack([a, np.zeros((len(ms), 1))]), pull])
+    b = np.concatenate([b, np.zeros(n)])
+    lower, upper = np.append(LOWER, 0.0), np.append(UPPER, np.inf)
+    return lsq_linear(a, b, bounds=(lower, upper), method="bvls").x[:n]
+
+
+def _loo_weight(terms: np.ndarray, ms: np.ndarray, prior: np.ndarray) -> float:
+    """The prior weight with the least leave-one-out error over these figures (no other figure is looked at)."""
+    if len(ms) < 3:  # nothing to leave out: a middle weight
+        return 1.0
+    best, best_err = PRIOR_WEIGHTS[-1], np.inf
+    for weight in PRIOR_WEIGHTS:
+        err = 0.0
+        for i in range(len(ms)):
+            keep = np.arange(len(ms)) != i
+            p = solve(terms[keep], ms[keep], prior, weight)
+            err += np.log(terms[i] @ TIE @ p * 1e3 / ms[i]) ** 2
+        if err < best_err:
+            best, best_err = weight, err
+    return best
+
+
+def shared_fit(data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], kin: dict[tuple[str, str], str],
+               rounds: int = 40) -> dict:
+    """Stage 1: parameters = shape x per-device scale (compute, memory) plus per-device overheads. A device with
+    too few figures takes one level, and the memory/compute balance of the best-covered device of the same
+    runtime (``kin``)."""
+    targets = sorted(data)
+    shape = np.ones(len(PARAMS))
+    scales = {t: np.array([1.0, 1.0, 0.0, 0.0]) for t in targets}  # compute, memory, ops, inference
+    for _ in range(rounds):
+        rows, rhs = [], []
+        for t in targets:
+            x, y = data[t]
+            z = x @ TIE * 1e3
+            c, m, o, i = scales[t]
+            rows.append(np.hstack([z[:, list(COMPUTE)] * c, z[:, list(MEMORY)] * m]) / y[:, None])
+            rhs.append(1 - (z[:, OVERHEAD[0]] * o + z[:, OVERHEAD[1]] * i) / y)
+        lo = np.concatenate([LOWER[list(COMPUTE)], LOWER[list(MEMORY)]]) * 0
+        sol = lsq_linear(np.vstack(rows), np.concatenate(rhs), bounds=(lo, np.inf), method="bvls").x
+        sol = np.maximum(sol, 1e-9)
+        shape[list(COMPUTE)] = sol[:len(COMPUTE)] / sol[COMPUTE.index(1)]  # normalised: conv shape = 1
+        shape[list(MEMORY)] = sol[len(COMPUTE):] / sol[len(COMPUTE)]  # activations shape = 1
+        for t in targets:
+            x, y = data[t]
+            z = x @ TIE * 1e3
+            a = np.column_stack([z[:, list(COMPUTE)] @ shape[list(COMPUTE)], z[:, list(MEMORY)] @ shape[list(MEMORY)],
+                                 z[:, OVERHEAD[0]], z[:, OVERHEAD[1]]]) / y[:, None]
+            upper = np.array([np.inf, np.inf, UPPER[OVERHEAD[0]], UPPER[OVERHEAD[1]]])
+            if len(y) >= MIN_OWN:
+                scales[t] = lsq_linear(a, np.ones(len(y)), bounds=(np.zeros(4), upper), method="bvls").x
+        for t in targets:
+            x, y = data[t]
+            if len(y) < MIN_OWN:  # too few figures to separate compute from memory: one level, no overheads
+                peers = [p for p in targets if kin[p] == kin[t] and len(data[p][1]) >= MIN_OWN]
+                peer = max(peers, key=lambda p: len(data[p][1]), default=None)
+                balance = scales[peer][1] / max(scales[peer][0], 1e-12) if peer else 1.0
+                z = x @ TIE * 1e3
+                col = z[:, list(COMPUTE)] @ shape[list(COMPUTE)] + balance * (z[:, list(MEMORY)] @ shape[list(MEMORY)])
+                level = lsq_linear((col / y)[:, None], np.ones(len(y)), bounds=(0, np.inf)).x[0]
+                scales[t] = np.array([level, level * balance, 0.0, 0.0])
     out = {}
-    groups: dict[tuple[str, str], dict[str, Figure]] = {}
-    for fig in FIGURES:
-        if fig.use == "fit":
-            groups.setdefault((fig.target, fig.device), {})[fig.net] = fig
-    for (target, device), figs in groups.items():
-        profile = Z8350 if target == Z8350.name else load_profile(target)
-        spec = profile.device(device)
-        r18, mnv2 = figs["resnet18"], figs["mobilenet_v2"]
-        out[(target, device)] = fit(spec, profile.memory_bandwidth_gbps, r18.precision,
-                                    (reference_costs("resnet18"), r18.ms), (reference_costs("mobilenet_v2"), mnv2.ms))
+    for t in targets:
+        c, m, o, i = scales[t]
+        p = shape.copy()
+        p[list(COMPUTE)] *= c
+        p[list(MEMORY)] *= m
+        p[list(OVERHEAD)] = [o, i]
+        out[t] = np.clip(p, LOWER, UPPER)
     return out
 
 
+def fit_params(figures: tuple[Resolved, ...] | list[Resolved]) -> dict[tuple[str, str], np.ndarray]:
+    """Fitted parameters (``PARAMS``) per (profile, device), from ``figures`` only."""
+    data, kin = {}, {}
+    for target in sorted({f.target for f in figures}):
+        group = [f for f in figures if f.target == target]
+        data[target] = (np.array([figure_terms(f) for f in group]), np.array([f.ms for f in group]))
+        kin[target] = f"{group[0].hardware.device}:{group[0].runtime.name}"
+    priors = shared_fit(data, kin)
+    return {t: solve(x, y, priors[t], _loo_weight(x, y, priors[t])) for t, (x, y) in data.items()}
+
+
+def fit(figures: tuple[Resolved, ...] | list[Resolved]) -> dict[tuple[str, str], np.ndarray]:
+    """Model coefficients (one per features.TERMS) per (profile, device), from ``figures`` only."""
+    return {target: TIE @ p for target, p in fit_params(figures).items()}
+
+
+def halves(figures: tuple[Resolved, ...] = FIGURES, seed: int = SEED) -> tuple[list[Resolved], list[Resolved]]:
+    """A fixed random split into two halves, stratified by (profile, device) so each half has every device."""
+    rng = np.random.default_rng(seed)
+    a: list[Resolved] = []
+    b: list[Resolved] = []
+    for target in sorted({f.target for f in figures}):
+        group = [f for f in figures if f.target == target]
+        order = rng.permutation(len(group))
+        first = bool(rng.integers(2))
+        for rank, i in enumerate(order):
+            (a if (rank % 2 == 0) == first else b).append(group[i])
+    return sorted(a, key=lambda f: f.index), sorted(b, key=lambda f: f.index)
+
+
+@dataclass(frozen=True)
+class Check:
+    figure: Resolved
+    predicted_ms: float
+    fitted_on: str  # "A", "B" (held out from the other half's fit) or "all"
+
+    @property
+    def ratio(self) -> float:
+        return self.predicted_ms / self.figure.ms
+
+    @property
+    def within_25(self) -> bool:
+        return 0.75 <= self.ratio <= 1.25
+
+
+def predict_with(theta: dict[tuple[str, str], np.ndarray], fig: Resolved) -> float:
+    return float(figure_terms(fig) @ theta[fig.target] * 1e3)
+
+
+def cross_validate(figures: tuple[Resolved, ...] = FIGURES, seed: int = SEED) -> list[Check]:
+    """Fit on one half, predict the other half, and the reverse: one held-out prediction per figure."""
+    a, b = halves(figures, seed)
+    out = [Check(f, predict_with(fit(a), f), "A") for f in b] + [Check(f, predict_with(fit(b), f), "B") for f in a]
+    return sorted(out, key=lambda c: c.figure.index)
+
+
+def in_sample(figures: tuple[Resolved, ...] = FIGURES) -> list[Check]:
+    theta = fit(figures)
+    return [Check(f, predict_with(theta, f), "all") for f in figures]
+
+
+def fit_all(figures: tuple[Resolved, ...] = FIGURES) -> dict[tuple[str, str], dict]:
+    """The profile fields (efficiency, stream_gbps, op/inference overheads) fitted to every figure."""
+    out = {}
+    for target, theta in fit(figures).items():
+        profile = load_profile(target[0])
+        out[target] = description(theta, profile.bandwidth_gbps())
+    return out
+
+
+def summary(checks: list[Check]) -> dict[str, float]:
+    ratios = np.array([c.ratio for c in checks])
+    err = np.abs(np.log(ratios))
+    return {"n": len(checks), "within_25": float(np.mean([c.within_25 for c in checks])),
+            "median_abs_pct": float(np.median(np.abs(ratios - 1)) * 100), "worst_ratio_low": float(ratios.min()),
+            "worst_ratio_high": float(ratios.max()), "rms_log": float(np.sqrt(np.mean(err ** 2)))}
+
+
 if __name__ == "__main__":
-    for (target, device), eff in fit_all().items():
-        print(f"{target:40s} {device}: conv {eff.conv:.4f}  depthwise {eff.depthwise:.4f}")
+    for (profile, device), fields in fit_all().items():
+        eff = fields["efficiency"].model_dump(exclude_none=True)
+        print(f"{profile} {device}: efficiency {eff}")
+        print(f"    stream_gbps {fields['stream_gbps']}  weight_gbps {fields['weight_gbps']}  "
+              f"op_overhead_us {fields['op_overhead_us']}  inference_overhead_ms {fields['inference_overhead_ms']}")

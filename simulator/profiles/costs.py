@@ -2,7 +2,9 @@
 
 Counting rules (batch as in the graph; dynamic batch is taken as 1):
 - Convolution: MACs = output elements x Cin x kernel area; GroupConvolution: output elements x (Cin/groups) x
-  kernel area, kind ``depthwise`` when each group has one input channel; MatMul: output elements x K.
+  kernel area. Kinds: ``depthwise`` when each group has one input channel, ``pointwise`` for a dense 1x1
+  kernel, ``conv3x3`` for a dense 3x3 stride-1 kernel (what Winograd algorithms speed up), ``conv`` for any
+  other dense or grouped kernel. MatMul: output elements x K, kind ``gemm``.
   FLOPs = 2 x MACs.
 - Elementwise ops: 1 FLOP per output element (4 for transcendental ones); pooling: kernel area per output
   element; reductions, softmax, normalisations: per input element.
@@ -36,19 +38,24 @@ BINARY = {"Add", "Subtract", "Multiply", "Divide", "Maximum", "Minimum", "Square
 DATA = {"Transpose", "Concat", "Split", "VariadicSplit", "Gather", "GatherND", "GatherElements", "StridedSlice",
         "Slice", "Pad", "Tile", "Broadcast", "DepthToSpace", "SpaceToDepth", "ShuffleChannels", "ScatterUpdate",
         "ScatterNDUpdate", "ScatterElementsUpdate", "Interpolate", "Reverse", "ReverseSequence", "Roll"}
-_FUSE_INTO = {"conv", "depthwise", "gemm", "elementwise", "fused"}
+MAC_KINDS = ("conv3x3", "conv", "pointwise", "depthwise", "gemm")
+_FUSE_INTO = {*MAC_KINDS, "elementwise", "fused"}
 
 
 @dataclass(frozen=True)
 class OpCost:
     name: str
     type: str
-    kind: str  # conv | depthwise | gemm | elementwise | pool | data | other | fused
+    kind: str  # conv3x3 | conv | pointwise | depthwise | gemm | elementwise | pool | data | other | fused
     macs: int
     flops: int
     in_elems: int  # activation elements read
     out_elems: int  # activation elements written
     weight_elems: int  # constant (weight) elements read
+    cin: int = 0  # convolution: input channels per group; gemm: K
+    cout: int = 0  # convolution: output channels (all groups); gemm: N
+    kernel: int = 0  # convolution kernel area (k x k), 0 for other ops
+    stride: int = 0  # convolution stride along the first spatial axis
 
 
 @dataclass(frozen=True)
@@ -123,62 +130,81 @@ def graph_costs(graph: ov.Model) -> GraphCosts:
         quantized |= t == "FakeQuantize"
         if const[name] or t in FREE:
             continue
-        act = [o for o, s in zip(node.inputs(), sources) if not const.get(s.get_name(), False)]
-        wts = [o for o, s in zip(node.inputs(), sources) if const.get(s.get_name(), False)]
+        act = [o for o, s in zip(node.inputs(), sources, strict=True) if not const.get(s.get_name(), False)]
+        wts = [o for o, s in zip(node.inputs(), sources, strict=True) if const.get(s.get_name(), False)]
         in_e = [_elems(i.get_partial_shape()) for i in act]
         out_e = [_elems(node.get_output_partial_shape(k)) for k in range(node.get_output_size())]
-        if None in in_e or None in out_e:
+        in_known = [e for e in in_e if e is not None]
+        out_known = [e for e in out_e if e is not None]
+        if len(in_known) < len(in_e) or len(out_known) < len(out_e):
             dynamic += 1
             continue
-        ins, outs = sum(in_e), sum(out_e)
+        ins, outs = sum(in_known), sum(out_known)
         w_elems = sum(_elems(i.get_partial_shape()) or 0 for i in wts)
         try:
-            kind, macs, flops = _classify(node, t, ins, outs)
+            kind, macs, flops, extra = _classify(node, t, ins, outs)
         except (RuntimeError, TypeError, IndexError):  # e.g. weights of unknown shape
             dynamic += 1
             continue
         if kind == "elementwise" and _fusable(node, t, act, kinds):
             kind = "fused"
         kinds[name] = kind
-        costs.append(OpCost(name, t, kind, macs, flops, ins, outs, w_elems))
-    weight_precision = max(stored, key=stored.get) if params else "FP32"
+        costs.append(OpCost(name, t, kind, macs, flops, ins, outs, w_elems, **extra))
+    weight_precision = max(stored, key=stored.__getitem__) if params else "FP32"
     quantized |= stored["INT8"] > 0
     return GraphCosts(tuple(costs), params, weight_bytes, weight_precision, quantized, dynamic)
 
 
-def _classify(node: ov.Node, t: str, ins: int, outs: int) -> tuple[str, int, int]:
+def _classify(node: ov.Node, t: str, ins: int, outs: int) -> tuple[str, int, int, dict]:
     if t in CONV or t in GROUP_CONV:
         w = [d.get_length() for d in node.input(1).get_partial_shape()]
         grouped = t in GROUP_CONV
+        out_shape = node.get_output_partial_shape(0)
+        cout = out_shape[1].get_length()
         if t.endswith("BackpropData"):
             # transposed: every input element meets Cout (per group) x kernel area weights
             # weights [Cin, Cout, k...] or [G, Cin/G, Cout/G, k...]
             per_in, cin_per_group = (prod(w[2:]), w[1]) if grouped else (prod(w[1:]), w[0])
             macs = _elems(node.input(0).get_partial_shape()) * per_in
+            kernel = prod(w[3:]) if grouped else prod(w[2:])
         else:
             # weights [Cout, Cin, k...] or [G, Cout/G, Cin/G, k...]: Cin (per group) x kernel area per output
             per_out, cin_per_group = (prod(w[2:]), w[2]) if grouped else (prod(w[1:]), w[1])
             macs = outs * per_out
-        kind = "depthwise" if grouped and cin_per_group == 1 else "conv"
-        return kind, macs, 2 * macs
+            kernel = prod(w[3:]) if grouped else prod(w[2:])
+        attrs = node.get_attributes()
+        strides, dilations = attrs.get("strides", [1]), attrs.get("dilations", [1])
+        if grouped and cin_per_group == 1:
+            kind = "depthwise"
+        elif kernel == 1 and not grouped:
+            kind = "pointwise"
+        elif (kernel == 9 and not grouped and len(w) == 4 and set(strides) == {1} and set(dilations) == {1}
+              and not t.endswith("BackpropData")):
+            kind = "conv3x3"
+        else:
+            kind = "conv"
+        extra = {"cin": cin_per_group, "cout": cout, "kernel": kernel, "stride": int(strides[0]) if strides else 1}
+        return kind, macs, 2 * macs, extra
     if t in GEMM:
         a = [d.get_length() for d in node.input(0).get_partial_shape()]
         transpose_a = t == "MatMul" and node.get_attributes().get("transpose_a", False)
         k = a[-2] if transpose_a and len(a) > 1 else a[-1]
+        out_shape = node.get_output_partial_shape(0)
+        n = out_shape[len(out_shape) - 1].get_length() if out_shape.rank.get_length() else 1
         macs = outs * k
-        return "gemm", macs, 2 * macs
+        return "gemm", macs, 2 * macs, {"cin": k, "cout": n}
     if t in ("MaxPool", "AvgPool"):
         kernel = node.get_attributes().get("kernel", [1])
-        return "pool", 0, outs * prod(kernel)
+        return "pool", 0, outs * prod(kernel), {}
     if t in POOL:
-        return "pool", 0, ins
+        return "pool", 0, ins, {}
     if t in NORM:
-        return "elementwise", 0, 5 * ins
+        return "elementwise", 0, 5 * ins, {}
     if t in UNARY or t in BINARY:
-        return "elementwise", 0, outs * (4 if t in TRANSCENDENTAL else 1)
+        return "elementwise", 0, outs * (4 if t in TRANSCENDENTAL else 1), {}
     if t in DATA:
-        return "data", 0, 0
-    return "other", 0, outs
+        return "data", 0, 0, {}
+    return "other", 0, outs, {}
 
 
 def _fusable(node: ov.Node, t: str, act: list, kinds: dict[str, str]) -> bool:

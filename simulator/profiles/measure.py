@@ -1,6 +1,7 @@
 """Measure a graph's latency on this host (OpenVINO CPU, f32 precision hint, latency mode).
 
-The ``host`` profile's "prediction" is this measurement. The f32 hint matters: on CPUs with AMX the plugin
+The ``host`` profile's "prediction" is this measurement, made with the process's one OpenVINO Core
+(``simulator.inference.devices.core()``). The f32 hint matters: on CPUs with AMX the plugin
 otherwise runs bf16 and the numbers are not comparable between machines::
 
     ms = measure_host_ms(graph, iterations=20)      # median of 20 synchronous inferences
@@ -15,14 +16,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-_core: ov.Core | None = None
-
-
-def core() -> ov.Core:
-    global _core
-    if _core is None:
-        _core = ov.Core()
-    return _core
+from simulator.inference.devices import core
 
 
 def read_graph(path: str | Path) -> ov.Model:
@@ -42,7 +36,7 @@ def _dummy_input(port: ov.Output, rng: np.random.Generator) -> np.ndarray:
 
 
 def compile_for_host(graph: ov.Model, threads: int | None = None) -> ov.CompiledModel:
-    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
     if threads:
         config["INFERENCE_NUM_THREADS"] = int(threads)
     return core().compile_model(graph, "CPU", config)

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from simulator.profiles.schema import Profile
+
+if TYPE_CHECKING:
+    from simulator.profiles.perf import Prediction
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class Pacer:
         self._t0: float | None = None
         self.inferences = 0
         self.host_ms: float | None = None  # the last inference, measured
-        self.prediction = None  # the perf.Prediction behind predicted_ms, when made by make_pacer
+        self.prediction: Prediction | None = None  # the perf.Prediction behind predicted_ms (from make_pacer)
 
     def start(self) -> None:
         self._t0 = self._clock()
@@ -79,8 +83,9 @@ class Pacer:
     def pace(self, t0: float, host_ms: float) -> dict:
         """Record an inference that began at ``t0`` (the pacer's clock, ``time.perf_counter`` by default) and
         took ``host_ms`` on this host; sleep until ``t0 + predicted_ms``. Returns ``stats().as_dict()``."""
-        if self.enabled:
-            deadline = t0 + self.predicted_ms / 1e3
+        paced_ms = self._paced_ms
+        if paced_ms is not None:
+            deadline = t0 + paced_ms / 1e3
             remaining = deadline - self._clock()
             while remaining > 0:
                 self._sleep(remaining)
@@ -103,13 +108,18 @@ class Pacer:
         return result
 
     @property
+    def _paced_ms(self) -> float | None:
+        """The predicted ms inference is paced to; None when unpaced."""
+        return self.predicted_ms if self.enabled else None
+
+    @property
     def recent_host_ms(self) -> float | None:
         return sum(self._host) / len(self._host) if self._host else None
 
     @property
     def host_too_slow(self) -> bool:
-        recent = self.recent_host_ms
-        return bool(self.enabled and recent is not None and recent > self.predicted_ms)
+        recent, paced_ms = self.recent_host_ms, self._paced_ms
+        return recent is not None and paced_ms is not None and recent > paced_ms
 
     @property
     def status(self) -> str:

@@ -1,10 +1,9 @@
 """Predict how long one inference of an OpenVINO graph takes on a profile's CPU or GPU.
 
-Per operation (a roofline with one cache level)::
+Per executed operation (features.py)::
 
-    compute = flops / (peak_gflops[precision] x efficiency[kind])
-    memory  = traffic / bandwidth     (0 when the op's tensors fit in the device's cache)
-    time    = max(compute, memory) + op_overhead
+    time = flops / (peak_gflops[precision] x efficiency[kind])
+           + activation bytes / stream_gbps + weight bytes / weight_gbps + op_overhead
 
 summed over the graph, plus a fixed per-inference overhead. Efficiencies are fitted to published figures only
 (docs/performance-model.md). A profile that describes no device (``host``) is measured, not predicted.
@@ -18,9 +17,8 @@ from dataclasses import dataclass, field
 import openvino as ov
 
 from simulator.profiles.costs import GraphCosts, graph_costs
+from simulator.profiles.features import TERMS, coefficients, op_terms
 from simulator.profiles.schema import PRECISIONS, CpuSpec, GpuSpec, Profile
-
-BYTES = {"FP32": 4, "FP16": 2, "INT8": 1}
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ def resolve(profile: Profile, device: str, precision: str | None, costs: GraphCo
         other = "CPU" if device == "GPU" else "GPU"
         notes.append(f"profile '{profile.name}' has no {device}: predicted on its {other}")
         device = other
-    spec = profile.device(device)
+    spec = profile.described_device(device)
     if precision is not None and precision.upper() not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     wanted = precision.upper() if precision else ("INT8" if costs.quantized else spec.default_precision)
@@ -79,8 +77,8 @@ def predict_costs(costs: GraphCosts, profile: Profile, device: str = "CPU", prec
                           measured=True, note="measured on this host" if measured_ms is not None else
                           "host profile: latency is measured, not predicted")
     device, precision, note = resolve(profile, device, precision, costs)
-    spec = profile.device(device)
-    total, breakdown, bound = device_ms(costs, spec, precision, profile.memory_bandwidth_gbps)
+    spec = profile.described_device(device)
+    total, breakdown, bound = device_ms(costs, spec, precision, profile.bandwidth_gbps())
     if spec.calibrated_precisions and precision not in spec.calibrated_precisions:
         done = "/".join(spec.calibrated_precisions)
         note = "; ".join(filter(None, [note, f"{precision} not calibrated: {done} efficiencies applied to the "
@@ -91,24 +89,22 @@ def predict_costs(costs: GraphCosts, profile: Profile, device: str = "CPU", prec
 
 def device_ms(costs: GraphCosts, spec: CpuSpec | GpuSpec, precision: str,
               bandwidth_gbps: float) -> tuple[float, dict[str, float], dict[str, int]]:
-    """Predicted ms of ``costs`` on ``spec`` at a supported ``precision``, its per-kind split and bound counts."""
-    peak = spec.peak_gflops_for(precision) * 1e9
-    act_bytes = BYTES[precision]
-    weight_bytes = BYTES[precision]
-    cache = spec.cache_mb * 1e6
-    bandwidth = bandwidth_gbps * 1e9
-    overhead = spec.op_overhead_us * 1e-6
+    """Predicted ms of ``costs`` on ``spec`` at a supported ``precision``, its per-kind split and bound counts
+    (an op is memory-bound when its traffic term exceeds its arithmetic term)."""
+    peak = spec.peak_gflops_at(precision) * 1e9
+    theta = coefficients(spec, bandwidth_gbps)
+    memory = [TERMS.index("activations"), TERMS.index("weights")]
+    ops = TERMS.index("ops")
     breakdown: dict[str, float] = {}
     bound = {"compute": 0, "memory": 0}
     total = spec.inference_overhead_ms * 1e-3
     for op in costs.ops:
         if op.kind == "fused":
             continue
-        compute = op.flops / (peak * spec.efficiency.for_kind(op.kind))
-        traffic = (op.in_elems + op.out_elems) * act_bytes + op.weight_elems * weight_bytes
-        memory = traffic / bandwidth if traffic > cache else 0.0
-        bound["memory" if memory > compute else "compute"] += 1
-        t = max(compute, memory) + overhead
+        parts = op_terms(op, peak, precision, bandwidth_gbps) * theta
+        traffic = parts[memory].sum()
+        bound["memory" if traffic > parts.sum() - traffic - parts[ops] else "compute"] += 1
+        t = float(parts.sum())
         breakdown[op.kind] = breakdown.get(op.kind, 0.0) + t * 1e3
         total += t
     return total * 1e3, breakdown, bound

@@ -36,12 +36,15 @@ class Efficiency(Strict):
     """Fraction of peak arithmetic a runtime reaches per kind of operation (fitted, see docs/performance-model.md).
 
     Values above 1 are allowed: runtimes use Winograd / fast algorithms for 3x3 convolutions, so they need fewer
-    operations than the direct-convolution count the cost model uses. Unset kinds fall back: ``gemm`` to
-    ``conv``; ``elementwise``, ``pool``, ``data`` and ``other`` to ``depthwise`` (all streaming SIMD work).
+    operations than the direct-convolution count the cost model uses. Unset kinds fall back: ``conv3x3``
+    (dense 3x3 stride 1), ``pointwise`` (1x1) and ``gemm`` to ``conv``; ``elementwise``, ``pool``, ``data`` and
+    ``other`` to ``depthwise`` (all streaming SIMD work).
     """
 
     conv: float = Field(gt=0, le=4)
     depthwise: float = Field(gt=0, le=4)
+    conv3x3: float | None = Field(default=None, gt=0, le=4)
+    pointwise: float | None = Field(default=None, gt=0, le=4)
     gemm: float | None = Field(default=None, gt=0, le=4)
     elementwise: float | None = Field(default=None, gt=0, le=4)
     pool: float | None = Field(default=None, gt=0, le=4)
@@ -52,7 +55,7 @@ class Efficiency(Strict):
         value = getattr(self, kind, None) if kind in type(self).model_fields else None
         if value is not None:
             return value
-        return self.conv if kind == "gemm" else self.depthwise
+        return self.conv if kind in ("gemm", "pointwise", "conv3x3") else self.depthwise
 
 
 class _Compute(Strict):
@@ -60,7 +63,15 @@ class _Compute(Strict):
     efficiency: Efficiency
     peak_gflops: dict[Precision, float] | None = Field(
         default=None, description="override of the computed peak per precision (GFLOPS, or GOPS for INT8)")
-    cache_mb: float = Field(default=0.0, ge=0, le=1024, description="last-level cache an op's tensors can stay in")
+    cache_mb: float = Field(default=0.0, ge=0, le=1024, description="last-level cache (informational: the fitted "
+                                                                     "stream rate already reflects caching)")
+    stream_gbps: float | None = Field(
+        default=None, gt=0, le=10_000, description="effective rate of each op's activation traffic (fitted; may "
+                                                   "exceed memory bandwidth: tensors stay in cache); None: memory "
+                                                   "bandwidth")
+    weight_gbps: float | None = Field(
+        default=None, gt=0, le=10_000, description="effective rate weights are read at (fitted); None: memory "
+                                                   "bandwidth")
     op_overhead_us: float = Field(default=0.0, ge=0, le=10_000, description="fixed cost per executed operation")
     inference_overhead_ms: float = Field(default=0.0, ge=0, le=10_000, description="fixed cost per inference")
     default_precision: Precision = "FP32"
@@ -79,6 +90,14 @@ class _Compute(Strict):
             return self.peak_gflops[precision]
         per_cycle = self._flops_per_cycle(precision)
         return None if per_cycle is None else per_cycle * self._units_ghz()
+
+    def peak_gflops_at(self, precision: str) -> float:
+        """Peak GFLOPS (GOPS for INT8) at a ``precision`` the hardware supports; ValueError for one it lacks."""
+        peak = self.peak_gflops_for(precision)
+        if peak is None:
+            raise ValueError(f"{self.model} has no native {precision} (supported: "
+                             f"{', '.join(self.supported_precisions())})")
+        return peak
 
     def supported_precisions(self) -> list[str]:
         return [p for p in PRECISIONS if self.peak_gflops_for(p) is not None]
@@ -111,7 +130,7 @@ class CpuSpec(_Compute):
         return self.cores * self.boost_ghz
 
     @model_validator(mode="after")
-    def _check(self) -> "CpuSpec":
+    def _check(self) -> CpuSpec:
         if self.threads < self.cores:
             raise ValueError(f"threads ({self.threads}) cannot be fewer than cores ({self.cores})")
         if self.boost_ghz < self.base_ghz:
@@ -152,7 +171,7 @@ class Profile(Strict):
     gpu: GpuSpec | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "Profile":
+    def _check(self) -> Profile:
         if self.pacing and self.cpu is None:
             raise ValueError("a paced profile needs a 'cpu' description (only an unpaced profile like 'host' "
                              "may leave it out: its latency is measured, not predicted)")
@@ -169,6 +188,19 @@ class Profile(Strict):
 
     def device(self, name: str) -> CpuSpec | GpuSpec | None:
         return self.gpu if name.upper() == "GPU" else self.cpu
+
+    def described_device(self, name: str) -> CpuSpec | GpuSpec:
+        """The description of device ``name`` (CPU or GPU); ValueError when the profile describes none."""
+        spec = self.device(name)
+        if spec is None:
+            raise ValueError(f"profile '{self.name}' describes no {name.upper()}")
+        return spec
+
+    def bandwidth_gbps(self) -> float:
+        """``memory_bandwidth_gbps``; ValueError for a profile without one (only a measured profile like 'host')."""
+        if self.memory_bandwidth_gbps is None:
+            raise ValueError(f"profile '{self.name}' has no memory_bandwidth_gbps: its latency cannot be predicted")
+        return self.memory_bandwidth_gbps
 
     def devices(self) -> list[str]:
         return [n for n, d in (("CPU", self.cpu), ("GPU", self.gpu)) if d is not None]

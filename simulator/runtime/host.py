@@ -22,11 +22,13 @@ EXIT_CRASH = 1
 
 
 def _install_device_modules() -> None:
-    from simulator.device import awscam, greengrasssdk, mo
+    from simulator.device import DeepLens_Kinesis_Video, awscam, greengrasssdk, mo, mxnet
 
     sys.modules["awscam"] = awscam
     sys.modules["mo"] = mo
     sys.modules["greengrasssdk"] = greengrasssdk
+    sys.modules["mxnet"] = mxnet  # on the device, often imported and never used
+    sys.modules["DeepLens_Kinesis_Video"] = DeepLens_Kinesis_Video
 
 
 def _numpy_compat() -> None:
@@ -48,7 +50,14 @@ def _watch_parent(parent: int) -> None:
 
 
 def _shutdown(*_args) -> None:
-    os._exit(0)  # nothing to flush: the core resets the Lambda's counters on every deploy
+    """SIGTERM/SIGINT from the supervisor: finish the Kinesis Video segments being written (3 s at most; on a
+    thread, so a lock the interrupted main thread holds cannot block it), then leave."""
+    kvs = sys.modules.get("DeepLens_Kinesis_Video")
+    if kvs is not None and hasattr(kvs, "stop_all"):
+        finisher = threading.Thread(target=kvs.stop_all, kwargs={"timeout": 2.0}, daemon=True)
+        finisher.start()
+        finisher.join(3.0)
+    os._exit(0)  # nothing else to flush: the core resets the Lambda's counters on every deploy
 
 
 class _Crashes:
@@ -102,7 +111,9 @@ def load_lambda(path: Path):
 def main() -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
-    from simulator.device import context, greengrasssdk, redirects
+    from simulator.device import greengrasssdk
+    from simulator.ipc import context
+    from simulator.runtime import py2, redirects
 
     ctx = context.current()
     if ctx.lambda_file is None:
@@ -120,11 +131,15 @@ def main() -> int:
     _numpy_compat()
     _install_device_modules()
     redirects.install(ctx)
+    modernised = ctx.run_dir / "lambda-py3"  # a Python 2 Lambda's modernised copy (the original is never changed)
+    py2.install_import_guards(lambda_file.parent, extra_dirs=(modernised,))
+    py2.install_download_guard(ctx.artifacts)
+    prepared = py2.prepare_lambda(lambda_file, modernised)
     threading.excepthook = _crashes.hook
-    sys.path.insert(0, str(lambda_file.parent))
+    sys.path.insert(0, str(prepared.sys_path))
     sys.argv = [str(lambda_file)]
     _crashes.baseline = set(threading.enumerate()) - {threading.main_thread()}  # the simulator's own threads
-    module = load_lambda(lambda_file)  # a crash here propagates: traceback + exit status 1
+    module = load_lambda(prepared.path)  # a crash here propagates: traceback + exit status 1
     if _crashes.finish_import():
         return EXIT_CRASH
     for attr in ("function_handler", "lambda_handler", "handler"):
@@ -138,6 +153,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.version_info < (3, 11) and sys.path and sys.path[0] in ("", os.getcwd()):
+        del sys.path[0]  # what -P does on 3.11+: the Lambda's folder goes on sys.path where the host puts it
     try:
         code = main()
     except SystemExit as exc:

@@ -15,9 +15,11 @@ def check_lambda_file(path: Path) -> Path:
         source = path.read_bytes()
         compile(source, str(path), "exec")
     except SyntaxError as exc:
-        where = f"{exc.filename or path}:{exc.lineno}" + (f":{exc.offset}" if exc.offset else "")
-        raise LambdaError(f"{where}: {type(exc).__name__}: {exc.msg}",
-                          hint="fix the Lambda file (it must be Python 3)") from None
+        from simulator.runtime.py2 import explain_syntax_error
+
+        error = explain_syntax_error(path, exc)  # None: Python 2, modernised when the Lambda loads
+        if error is not None:
+            raise error from None
     except (OSError, ValueError) as exc:
         raise LambdaError(f"cannot read Lambda file {path}: {exc}") from exc
     return path.resolve()

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
-from simulator.errors import ConfigError
+from simulator.config import THING_NAME
 from simulator.paths import data_dir
-
-_VALID = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
 
 
 def default_thing_name() -> str:
     path = data_dir() / "thing_name"
     try:
         name = path.read_text(encoding="utf-8").strip()
-        if _VALID.match(name):
+        if THING_NAME.match(name):
             return name
     except FileNotFoundError:
         pass
@@ -23,9 +20,3 @@ def default_thing_name() -> str:
     path.write_text(name + "\n", encoding="utf-8")
     return name
 
-
-def check_thing_name(name: str) -> str:
-    if not _VALID.match(name):
-        raise ConfigError(f"invalid thing name {name!r}: use 1-128 letters, digits, ':', '_' or '-' "
-                          "(AWS IoT thing-name rules; MQTT wildcards are not allowed)")
-    return name

@@ -10,9 +10,9 @@ resolves through :func:`find_bundled` to that model's IR in the store.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..registry import registry
 from ..store import ensure_model

@@ -3,13 +3,12 @@ and writing results in the device models' output layouts (SSD DetectionOutput ro
 
 from __future__ import annotations
 
-import threading
-
 import cv2
 import numpy as np
 
+from ..adapter import OpenVINOModel
 from ..layout import to_uint8_hwc
-from ..store import ensure_model, ov_cache_dir
+from ..store import ensure_model
 
 SSD_ROWS = 100  # keep_top_k of the device's DetectionOutput layers
 
@@ -17,34 +16,33 @@ SSD_ROWS = 100  # keep_top_k of the device's DetectionOutput layers
 class SubstituteModel:
     """A compiled bundled model that answers for one of the device's lost models (an InferenceModel).
 
-    Subclasses set ``output_name`` and implement ``_prepare`` (frame -> network input) and ``_answer``
-    (network outputs -> the original model's flat float32 output).
+    Subclasses set ``output_name`` and ``output_shape`` (the original model's output) and implement ``_prepare``
+    (frame -> network input) and ``_answer`` (network outputs -> the original model's output).
     """
 
     output_name = "output"
+    output_shape: tuple[int, ...] = ()
 
     def __init__(self, name: str, input_hw: tuple[int, int], model_name: str, core, device: str, config: dict):
         self.name = name
-        self.input_hw = tuple(input_hw)
+        self.input_hw = (int(input_hw[0]), int(input_hw[1]))
         self.model_name = model_name
+        self.output_shapes = {self.output_name: self.output_shape}
         xml = ensure_model(model_name)
-        self._graph = core.read_model(str(xml))
-        cfg = dict(config or {})
-        cfg.setdefault("CACHE_DIR", str(ov_cache_dir()))
-        self._compiled = core.compile_model(self._graph, device, cfg)
-        self._request = self._compiled.create_infer_request()
-        self._lock = threading.Lock()
-        shape = self._graph.inputs[0].get_partial_shape().to_shape()  # NHWC for every bundled model
-        self.model_hw = (int(shape[1]), int(shape[2]))
+        self.net = OpenVINOModel(core.read_model(str(xml)), device, model_name, core=core, config=config)
+        self.model_hw = self.net.input_hw
 
     @property
     def graph(self):
         """The openvino.Model actually run."""
-        return self._graph
+        return self.net.graph
 
     @property
     def compiled(self):
-        return self._compiled
+        return self.net.compiled
+
+    def runs_on(self) -> str:
+        return self.net.runs_on()
 
     def bgr(self, frame: np.ndarray, size_hw: tuple[int, int] | None = None) -> np.ndarray:
         """The frame as uint8 HWC BGR at ``size_hw`` (the network's input size by default).
@@ -61,9 +59,7 @@ class SubstituteModel:
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Run the network on one input tensor; outputs in the graph's order (copied)."""
-        with self._lock:
-            self._request.infer({0: tensor})
-            return [np.array(self._request.get_output_tensor(i).data) for i in range(len(self._graph.outputs))]
+        return self.net.run(tensor)
 
     def infer(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         out = self._answer(self.run(self._prepare(frame)))

@@ -23,6 +23,7 @@ class ImageNetClassifier(SubstituteModel):
     """A 224x224 ImageNet-1000 classifier: the output is 1000 probabilities summing to 1."""
 
     output_name = "prob"
+    output_shape = (1, 1000)
 
     def __init__(self, name: str, core, device: str, config: dict, input_hw=(224, 224)):
         super().__init__(name, input_hw, "efficientnet-lite3", core, device, config)
@@ -46,6 +47,7 @@ class CatsVsDogs(ImageNetClassifier):
     """A 224x224 two-class classifier {0: dog, 1: cat}."""
 
     output_name = "softmax"
+    output_shape = (1, 2)
 
     def _answer(self, outputs: list[np.ndarray]) -> np.ndarray:
         return fold_cats_dogs(probabilities(outputs[0]))

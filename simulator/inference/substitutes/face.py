@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .base import SubstituteModel, ssd_output
+from .base import SSD_ROWS, SubstituteModel, ssd_output
 
 INPUT_SIZE = 128
 STRIDES = (8, 16, 16, 16)  # four anchor layers; layers with the same stride share one grid
@@ -43,7 +43,7 @@ def anchors(input_size: int = INPUT_SIZE, strides: tuple[int, ...] = STRIDES) ->
 
 def decode(regressors: np.ndarray, logits: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (xmin, ymin, xmax, ymax, normalised) and scores of the anchors scoring at least ``min_score``."""
-    reg = regressors.reshape(-1, 16)
+    reg: np.ndarray = regressors.reshape(-1, 16)
     scores = 1.0 / (1.0 + np.exp(-np.clip(logits.reshape(-1).astype(np.float64), -SCORE_CLIP, SCORE_CLIP)))
     keep = scores >= min_score
     reg, scores = reg[keep], scores[keep]
@@ -92,6 +92,7 @@ class FaceSsdFromBlazeFace(SubstituteModel):
     """A 300x300 one-class SSD (label 1 = face) whose output is the DetectionOutput [1, 1, 100, 7]."""
 
     output_name = "detection"
+    output_shape = (1, 1, SSD_ROWS, 7)
     min_score = 0.5       # MediaPipe's threshold: below it BlazeFace reports non-faces
     nms_threshold = 0.3
 

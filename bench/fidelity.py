@@ -1,0 +1,81 @@
+"""How well do the hardware profiles predict published latency figures nobody tuned them to?
+
+    python bench/fidelity.py [--markdown]
+
+Splits the published figures (simulator/profiles/published.yaml) into two fixed random halves (stratified by
+device), fits the profile coefficients on one half and predicts the other, then the reverse; prints every
+figure with its source, its held-out prediction, the prediction of the shipped profiles (fitted to all
+figures) and the ratios, and a summary per half and per device. ``--markdown`` prints the table for
+docs/performance-model.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from simulator.profiles.calibration import SEED, Check, cross_validate, predicted_ms, summary  # noqa: E402
+
+
+def _row_summary(label: str, checks: list[Check]) -> str:
+    s = summary(checks)
+    return (f"  {label:<34} n={s['n']:<3} within ±25%: {s['within_25'] * 100:5.1f}%   median |error| "
+            f"{s['median_abs_pct']:5.1f}%   ratios {s['worst_ratio_low']:.2f}..{s['worst_ratio_high']:.2f}")
+
+
+def shipped_checks(checks: list[Check]) -> list[Check]:
+    return [Check(c.figure, predicted_ms(c.figure), "all") for c in checks]
+
+
+def print_text(held: list[Check], shipped: list[Check]) -> None:
+    print(f"Published figures: held-out prediction (fitted on the other half, seed {SEED}) and shipped profiles")
+    print(f"  {'#':>2} {'hardware':<15} {'runtime':<21} {'net':<22} {'published':>13} {'ms':>8} "
+          f"{'held-out':>8} {'ratio':>5} {'shipped':>8} {'ratio':>5}")
+    for h, s in zip(held, shipped, strict=True):
+        f = h.figure
+        pub = f"{f.figure.value:g} {f.figure.unit}"
+        print(f"  {f.index:>2} {f.figure.hardware:<15} {f.figure.runtime:<21} {f.net:<22} {pub:>13} {f.ms:8.1f} "
+              f"{h.predicted_ms:8.1f} {h.ratio:5.2f} {s.predicted_ms:8.1f} {s.ratio:5.2f}")
+    print("\nSummary")
+    for half in ("A", "B"):
+        other = "B" if half == "A" else "A"
+        print(_row_summary(f"held out: half {other}, fitted on {half}", [c for c in held if c.fitted_on == half]))
+    print(_row_summary("held out: both halves", held))
+    print(_row_summary("shipped profiles (fitted to all)", shipped))
+    print("\nPer device (held out | shipped)")
+    for hw in sorted({c.figure.figure.hardware for c in held}):
+        h = [c for c in held if c.figure.figure.hardware == hw]
+        s = [c for c in shipped if c.figure.figure.hardware == hw]
+        print(f"  {hw:<16} n={len(h):<3} within ±25%: held out {summary(h)['within_25'] * 100:5.1f}%   "
+              f"shipped {summary(s)['within_25'] * 100:5.1f}%")
+    print("\nSources")
+    for name, runtime in sorted({(c.figure.figure.runtime, c.figure.runtime) for c in held}, key=lambda t: t[0]):
+        print(f"  {name}: {runtime.name}, {runtime.precision}, {runtime.threads} thread(s), batch {runtime.batch}, "
+              f"{runtime.mode}; {runtime.source}")
+
+
+def print_markdown(held: list[Check], shipped: list[Check]) -> None:
+    print("| # | device | runtime | model (reference net) | published | as ms | held-out | ratio | shipped | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for h, s in zip(held, shipped, strict=True):
+        f = h.figure
+        print(f"| {f.index} | {f.figure.hardware} | {f.figure.runtime} | {f.figure.model} (`{f.net}`) | "
+              f"{f.figure.value:g} {f.figure.unit} | {f.ms:.1f} | {h.predicted_ms:.1f} | {h.ratio:.2f} | "
+              f"{s.predicted_ms:.1f} | {s.ratio:.2f} |")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--markdown", action="store_true", help="print the figures table as Markdown")
+    args = ap.parse_args(argv)
+    held = cross_validate()
+    shipped = shipped_checks(held)
+    (print_markdown if args.markdown else print_text)(held, shipped)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Sources read through OpenCV's VideoCapture: video files (looping), webcams and network streams (live).
+
+Timeouts, by backend: FFmpeg and GStreamer honour ``CAP_PROP_OPEN_TIMEOUT_MSEC``/``CAP_PROP_READ_TIMEOUT_MSEC``
+(given when opening), so streams are opened through FFmpeg with both set. V4L2 (webcams) ignores them and waits
+``OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT`` seconds (default 10) per frame; it is lowered here unless the user set it.
+Either way live reads run on a reader thread (see ``live.py``), so no timeout is needed to keep the camera
+thread responsive: they only bound how long an abandoned connection lingers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import cv2
+import numpy as np
+
+from simulator.camera.base import Source
+from simulator.camera.live import LiveSource
+from simulator.errors import SourceError
+
+os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", "5")
+
+
+def _rate(cap: cv2.VideoCapture) -> float | None:
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if fps and 1 <= fps <= 240 else None
+
+
+class CaptureSource(Source):
+    """A video file, played from the camera thread at its own rate, looping at the end."""
+
+    def __init__(self, path: str, description: str, loop: bool = True) -> None:
+        self.target, self.description, self.loop = path, description, loop
+        self._cap: cv2.VideoCapture | None = None
+        self._first: np.ndarray | None = None
+
+    def open(self) -> None:
+        self.close()
+        cap = cv2.VideoCapture(self.target)
+        frame = cap.read()[1] if cap.isOpened() else None
+        if frame is None:
+            cap.release()
+            raise SourceError(f"cannot open source {self.description}: no frame could be read",
+                              hint="check the file, or use --source demo for the bundled clip")
+        self._first, self._cap = frame, cap
+        self.fps = _rate(cap) or 30.0
+        self.error = None
+
+    def read(self) -> np.ndarray | None:
+        if self._first is not None:
+            frame, self._first = self._first, None
+            return frame
+        if self._cap is None:
+            self.error = f"{self.description} is not open"
+            return None
+        ok, frame = self._cap.read()
+        if not ok and self.loop:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self._cap.read()
+        if not ok:
+            self.error = f"no frame could be read from {self.description}"
+            return None
+        return frame
+
+    def skip(self) -> None:
+        if self._cap is not None and not self._cap.grab() and self.loop:
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        self._first = None
+
+
+class _OpenCvDevice:
+    def __init__(self, cap: cv2.VideoCapture) -> None:
+        self.cap = cap
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.cap.read()
+        return frame if ok else None
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+class WebcamSource(LiveSource):
+    """A webcam by index (V4L2 on Linux). Unplugged, it stops delivering; plugged back, it is reopened."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.index = index
+        self.description = f"webcam {index}"
+
+    def _cannot_open(self) -> str:
+        return f"cannot open camera webcam {self.index}"
+
+    def _lost_message(self) -> str:
+        return f"webcam {self.index} stopped delivering frames (unplugged?)"
+
+    def _connect(self) -> _OpenCvDevice:
+        cap = cv2.VideoCapture(self.index)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError("no such camera, or another program is using it")
+        self.fps = _rate(cap)
+        return _OpenCvDevice(cap)
+
+
+def redact(url: str) -> str:
+    """The URL without the password of ``scheme://user:password@host`` (it shows in the status and logs)."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.I)
+
+
+class StreamSource(LiveSource):
+    """A network stream (RTSP, HTTP MJPEG, ...) read through FFmpeg with open and read timeouts."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self.description = redact(url)
+
+    def _connect(self) -> _OpenCvDevice:
+        if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout * 1000),
+                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.stall_timeout * 1000)]
+            cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+        else:  # an OpenCV built without FFmpeg: whatever backend takes the URL, without timeouts
+            cap = cv2.VideoCapture(self.url)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError("no connection, or no video stream at that address")
+        self.fps = _rate(cap)
+        return _OpenCvDevice(cap)

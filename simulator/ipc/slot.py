@@ -1,0 +1,234 @@
+"""A latest-value slot in shared memory: one writer process, any number of reader processes.
+
+A 4 MP frame is 12 MB; it must never be pickled between processes. The slot is a memory-mapped file (under
+/dev/shm where it exists) holding two buffers. The writer fills the buffer the readers are not pointed at, then
+publishes its sequence number; each buffer has a generation counter that is odd while it is being written
+(a seqlock), so a reader that raced the writer notices and copies again. Neither side ever blocks the other.
+
+Layout: a header of int64 words, then two data buffers of ``capacity`` bytes each.
+  header[0] magic, header[1] capacity, header[2] latest sequence number (0 = nothing yet)
+  per buffer b (base = 4 + 8 * b): generation, length, seq, timestamp_ns, meta0, meta1, meta2, meta3
+A buffer's generation is set absolutely (2*seq - 1 while value ``seq`` is written into it, 2*seq after), so a
+writer killed half-way leaves nothing that a later write does not heal. Writers in one process take a lock.
+
+Memory ordering: x86 keeps stores in order, but aarch64 (the Raspberry Pi) may reorder them, so a reader could
+see a new generation before the data it guards. Every step of the protocol is separated by :func:`fence`, a full
+memory barrier. The aligned int64 header words themselves are written and read whole on both architectures.
+
+Slots are context managers; ``close()`` waits for reads in progress in this process before unmapping.
+Files are created with ``O_EXCL | O_NOFOLLOW`` (a planted file or symlink is refused, never overwritten).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+MAGIC = 0x4445_4550_4C45_4E53  # "DEEPLENS"
+HEADER_WORDS = 32
+HEADER_BYTES = HEADER_WORDS * 8
+_BUF_BASE = (4, 12)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+_fence_locks = threading.local()
+
+
+def fence() -> None:
+    """A full memory barrier for this thread's loads and stores.
+
+    Releasing and re-acquiring a lock is a release followed by an acquire: nothing before it can move after it,
+    nothing after it can move before it. CPython's locks are built on POSIX semaphores or atomic
+    compare-and-swap, which POSIX and the C11 memory model define as synchronising memory; on x86 the locked
+    instructions are full barriers, on aarch64 they are ``stlr``/``ldar`` pairs, which are ordered. About 0.2 µs.
+    """
+    lock = getattr(_fence_locks, "lock", None)
+    if lock is None:
+        lock = _fence_locks.lock = threading.Lock()
+        lock.acquire()
+    lock.release()
+    lock.acquire()
+
+
+@dataclass(frozen=True)
+class SlotRead:
+    seq: int
+    timestamp_ns: int
+    meta: tuple[int, int, int, int]
+    data: np.ndarray  # a private copy (uint8, 1-D)
+
+
+class SlotClosedError(RuntimeError):
+    """The slot was closed (in this process) while it was being used."""
+
+
+class SharedSlot:
+    """Create with ``SharedSlot.create(path, capacity)`` in the writer, ``SharedSlot.attach(path)`` in readers."""
+
+    def __init__(self, path: Path, mm: mmap.mmap, owner: bool) -> None:
+        self.path = Path(path)
+        self._mm = mm
+        self._owner = owner
+        self._write_lock = threading.Lock()
+        self._use = threading.Condition()
+        self._users = 0
+        self._closed = False
+        self._header: np.ndarray = np.ndarray((HEADER_WORDS,), dtype=np.int64, buffer=mm, offset=0)
+        self.capacity = int(self._header[1])
+        self._bufs: list[np.ndarray] = [
+            np.ndarray((self.capacity,), dtype=np.uint8, buffer=mm, offset=HEADER_BYTES + i * self.capacity)
+            for i in range(2)]
+
+    @classmethod
+    def create(cls, path: Path, capacity: int) -> SharedSlot:
+        """A new slot file; refuses to replace anything that is already at ``path`` (file or symlink)."""
+        path = Path(path)
+        size = HEADER_BYTES + 2 * capacity
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+        try:
+            os.ftruncate(fd, size)
+            mm = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        header: np.ndarray = np.ndarray((HEADER_WORDS,), dtype=np.int64, buffer=mm)
+        header[:] = 0
+        header[1] = capacity
+        fence()
+        header[0] = MAGIC
+        return cls(path, mm, owner=True)
+
+    @classmethod
+    def attach(cls, path: Path) -> SharedSlot:
+        fd = os.open(path, os.O_RDWR | _NOFOLLOW)
+        try:
+            mm = mmap.mmap(fd, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+        fence()
+        if len(mm) < HEADER_BYTES or int(np.ndarray((1,), dtype=np.int64, buffer=mm)[0]) != MAGIC:
+            mm.close()
+            raise ValueError(f"{path} is not a simulator shared slot")
+        return cls(path, mm, owner=False)
+
+    def __enter__(self) -> SharedSlot:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- in-process use counting: close() never unmaps under a read or write --------------------------------
+    def _enter(self) -> bool:
+        with self._use:
+            if self._closed:
+                return False
+            self._users += 1
+            return True
+
+    def _leave(self) -> None:
+        with self._use:
+            self._users -= 1
+            if self._users == 0:
+                self._use.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def seq(self) -> int:
+        """Sequence number of the newest value (0: none yet, or the slot is closed)."""
+        if not self._enter():
+            return 0
+        try:
+            return int(self._header[2])
+        finally:
+            self._leave()
+
+    def write(self, data: np.ndarray | bytes, meta: tuple[int, ...] = (), timestamp_ns: int | None = None) -> int:
+        """Publish ``data`` as the newest value; returns its sequence number."""
+        raw = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) \
+            else np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+        if raw.size > self.capacity:
+            raise ValueError(f"value of {raw.size} bytes does not fit the slot's {self.capacity} bytes")
+        if not self._enter():
+            raise SlotClosedError(f"{self.path}: slot is closed")
+        try:
+            with self._write_lock:
+                h = self._header
+                seq = int(h[2]) + 1
+                b = seq % 2
+                base = _BUF_BASE[b]
+                h[base] = 2 * seq - 1  # odd: being written
+                fence()
+                self._bufs[b][: raw.size] = raw
+                h[base + 1] = raw.size
+                h[base + 2] = seq
+                h[base + 3] = timestamp_ns if timestamp_ns is not None else time.time_ns()
+                m = tuple(meta) + (0,) * (4 - len(meta))
+                h[base + 4: base + 8] = m[:4]
+                fence()
+                h[base] = 2 * seq  # even: stable
+                fence()
+                h[2] = seq
+                return seq
+        finally:
+            self._leave()
+
+    def read(self, retries: int = 20) -> SlotRead | None:
+        """Copy out the newest value, or None if nothing was written yet (or the slot is closed)."""
+        if not self._enter():
+            return None
+        try:
+            return self._read(retries)
+        finally:
+            self._leave()
+
+    def _read(self, retries: int) -> SlotRead | None:
+        h = self._header
+        for _ in range(retries):
+            seq = int(h[2])
+            if seq == 0:
+                return None
+            fence()
+            base = _BUF_BASE[seq % 2]
+            gen = int(h[base])
+            if gen % 2:
+                time.sleep(0.0005)
+                continue
+            fence()
+            length = min(int(h[base + 1]), self.capacity)
+            data = self._bufs[seq % 2][:length].copy()
+            meta = (int(h[base + 4]), int(h[base + 5]), int(h[base + 6]), int(h[base + 7]))
+            ts, got_seq = int(h[base + 3]), int(h[base + 2])
+            fence()
+            if int(h[base]) == gen and got_seq == seq:
+                return SlotRead(seq, ts, meta, data)
+            time.sleep(0.0005)
+        return None
+
+    def close(self) -> None:
+        """Unmap (after reads and writes in progress here have finished); the owner also removes the file."""
+        with self._use:
+            if self._closed:
+                return
+            self._closed = True
+            while self._users:
+                self._use.wait()
+        self._bufs = []
+        self._header = None  # type: ignore[assignment]  # views must go before the mapping can
+        try:
+            self._mm.close()
+        except BufferError:
+            pass  # a caller still holds a view; the mapping goes with the process
+        if self._owner:
+            self.path.unlink(missing_ok=True)

@@ -1,0 +1,4 @@
+# botocore 1.8 (2018) as bundled in Lambda zips (a stand-in with what breaks it on Python 3.10+).
+from collections import Mapping, MutableMapping
+
+__version__ = '1.8.0'

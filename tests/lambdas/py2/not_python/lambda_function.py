@@ -1,0 +1,7 @@
+import json
+
+print "starting"
+
+
+def handler(event, context:
+    return json.dumps(event)

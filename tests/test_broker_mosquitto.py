@@ -1,0 +1,93 @@
+"""impl="mosquitto": the same roles and limits carried out by a real mosquitto child process, reading the same
+password file as the builtin broker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import pytest
+
+from simulator.broker.embedded import EmbeddedBroker
+from simulator.broker.mosquitto import MOSQUITTO
+from simulator.broker.passwords import PasswordFile
+from simulator.broker.settings import BrokerSettings
+from tests.test_broker_auth import Client, eventually
+
+INSTALLED = any(os.path.exists(p) for p in MOSQUITTO)
+
+
+@pytest.fixture
+def mosquitto_broker():
+    if not INSTALLED:
+        if os.environ.get("CI"):
+            pytest.fail("mosquitto is required in CI (.ci/run installs it)")
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    made: list[EmbeddedBroker] = []
+
+    def make(hosted_things=(), **settings) -> EmbeddedBroker:
+        made.append(EmbeddedBroker.from_settings(BrokerSettings(port=0, impl="mosquitto", **settings),
+                                                 hosted_things).start())
+        return made[-1]
+
+    yield make
+    for b in made:
+        b.stop()
+
+
+@pytest.fixture
+def clients():
+    made: list[Client] = []
+
+    def make(port: int, *args, **kw) -> Client:
+        made.append(Client(port, *args, **kw))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.stop()
+
+
+def test_roles_hold_with_our_password_file(mosquitto_broker, clients, tmp_path):
+    path = tmp_path / "passwd"
+    users = PasswordFile(path)
+    users.set("lens_a", "pw-a")
+    users.set("teacher", "pw-t", "instructor")
+    users.save()
+    b = mosquitto_broker(password_file=path, hosted_things=["lens_a"])
+    assert clients(b.port).connack == "Not authorized"
+    assert clients(b.port, "lens_a", "wrong").connack == "Not authorized"  # mosquitto answers 5 for both
+    teacher = clients(b.port, "teacher", "pw-t")
+    teacher.subscribe("$aws/things/#")
+    lens = clients(b.port, "lens_a", "pw-a")
+    lens.publish("$aws/things/lens_a/infer", b"own")
+    lens.publish("$aws/things/lens_b/infer", b"forged")
+    teacher.publish("$aws/things/lens_b/infer", b"from the teacher")
+    assert eventually(lambda: len(teacher.messages) == 2)
+    time.sleep(0.3)
+    assert [p for _, p in teacher.messages] == [b"own", b"from the teacher"]
+    assert eventually(lambda: b.stats().refused_auth == 2)
+
+
+def test_issued_credentials_and_read_only_anonymous_clients(mosquitto_broker, clients):
+    b = mosquitto_broker(hosted_things=["lens_1"])
+    viewer = clients(b.port)
+    viewer.subscribe("$aws/things/+/infer")
+    clients(b.port).publish("$aws/things/lens_1/infer", b"forged")
+    user, password = b.issue_credentials("lens_1")
+    clients(b.port, user, password).publish("$aws/things/lens_1/infer", b"real")
+    assert eventually(lambda: viewer.messages == [("$aws/things/lens_1/infer", b"real")])
+    assert eventually(lambda: b.stats().connections >= 2)  # from $SYS/broker/clients/connected
+
+
+def test_oversize_packets_close_the_connection(mosquitto_broker):
+    b = mosquitto_broker(max_packet_bytes=2048)
+    sock = socket.create_connection(("127.0.0.1", b.port), timeout=10)
+    sock.sendall(b"\x10\x0d\x00\x04MQTT\x04\x02\x00\x3c\x00\x01b")
+    assert sock.recv(4) == b"\x20\x02\x00\x00"
+    sock.sendall(b"\x30\xff\xff\xff\x7f\x00\x05topic")
+    try:
+        assert sock.recv(100) == b""
+    except ConnectionResetError:
+        pass

@@ -1,0 +1,102 @@
+"""The window's Fleet tab (offscreen Qt): tiles fed by a real FleetWatcher on a real broker, another broker
+typed in, a tile click opening the device's viewer."""
+
+from __future__ import annotations
+
+import json
+import time
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("PySide6")
+
+from PySide6.QtCore import QObject, Qt, Slot  # noqa: E402
+from PySide6.QtGui import QDesktopServices  # noqa: E402
+
+from gui.fleet_panel import FleetPanel  # noqa: E402
+from simulator.broker.embedded import EmbeddedBroker  # noqa: E402
+from simulator.fleet.info import DeviceInfo  # noqa: E402
+from simulator.fleet.topics import info_topic, thumbnail_topic  # noqa: E402
+from simulator.ipc.mqtt import MqttLink  # noqa: E402
+from simulator.ipc.topics import infer_topic  # noqa: E402
+
+
+class Opened(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot("QUrl")
+    def open(self, url) -> None:
+        self.urls.append(url.toString())
+
+
+@pytest.fixture
+def brokers():
+    started = [EmbeddedBroker("127.0.0.1", 0).start() for _ in range(2)]
+    links = [MqttLink("127.0.0.1", b.port, client_id="panel-test").start() for b in started]
+    yield list(zip(started, links, strict=True))
+    for link in links:
+        link.stop()
+    for b in started:
+        b.stop()
+
+
+def keep_publishing(qtbot, link: MqttLink, thing: str, until, viewer: str | None = None) -> None:
+    """Publish a result, a thumbnail and the thing's info until ``until()`` (the watcher may still be subscribing)."""
+    picture = cv2.imencode(".jpg", np.full((180, 320, 3), 120, np.uint8))[1].tobytes()
+    deadline = time.monotonic() + 20
+    while not until():
+        assert time.monotonic() < deadline, f"the panel never showed {thing}"
+        link.publish(infer_topic(thing), json.dumps({"thing": thing, "people": 2}))
+        link.publish(thumbnail_topic(thing), picture)
+        link.publish(info_topic(thing), DeviceInfo(thing=thing, viewer=viewer, profile="host", project="people_counter",
+                                                   time=time.time()).model_dump_json(), retain=True)
+        qtbot.wait(300)
+
+
+def test_fleet_tab_shows_tiles_switches_broker_and_opens_a_viewer(qtbot, brokers):
+    (broker_a, link_a), (broker_b, link_b) = brokers
+    device = SimpleNamespace(mqtt_host="127.0.0.1", mqtt_port=broker_a.port,
+                             new_link=lambda cid: MqttLink("127.0.0.1", broker_a.port, client_id=cid))
+    panel = FleetPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    opened = Opened()
+    QDesktopServices.setUrlHandler("http", opened, "open")
+    try:
+        panel.watch_device(device)
+        keep_publishing(qtbot, link_a, "room-a", lambda: "room-a" in panel.tiles and
+                        panel.tiles["room-a"].thumbnail_seq > 0, viewer="http://127.0.0.1:8081/")
+        tile = panel.tiles["room-a"]
+        assert '"people": 2' in tile.result.text() and tile.badge.text() == "running"
+        assert not tile.picture.pixmap().isNull() and "people_counter on host" in tile.meta.text()
+        assert f"Broker 127.0.0.1:{broker_a.port}" in panel.summary.text()
+        qtbot.mouseClick(tile, Qt.MouseButton.LeftButton)
+        assert opened.urls == ["http://127.0.0.1:8081/"]
+
+        panel.broker_field.setText("not a broker")
+        panel.watch_button.click()
+        assert "expected HOST:PORT" in panel.summary.text() and "room-a" in panel.tiles  # still watching A
+
+        panel.broker_field.setText(f"127.0.0.1:{broker_b.port}")
+        panel.watch_button.click()
+        assert panel.tiles == {} and "Connecting" in panel.summary.text()  # answered at once, connects behind
+        keep_publishing(qtbot, link_b, "room-b", lambda: "room-b" in panel.tiles)
+        assert set(panel.tiles) == {"room-b"} and panel.watcher.broker == f"127.0.0.1:{broker_b.port}"
+        qtbot.mouseClick(panel.tiles["room-b"], Qt.MouseButton.LeftButton)  # it said no viewer: nothing opens
+        assert opened.urls == ["http://127.0.0.1:8081/"]
+
+        panel.broker_field.clear()  # back to the device's broker, then the device stops
+        panel.watch_field()
+        qtbot.waitUntil(lambda: panel.watcher is not None and panel.watcher.broker == f"127.0.0.1:{broker_a.port}")
+        panel.watch_device(None)
+        assert panel.watcher is None and panel.tiles == {} and "stopped" in panel.summary.text()
+    finally:
+        QDesktopServices.unsetUrlHandler("http")
+        panel.shutdown()
+    assert panel.watcher is None
