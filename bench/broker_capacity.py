@@ -1,25 +1,30 @@
-"""A classroom on one broker, measured side by side in one run: the embedded broker and mosquitto (and amqtt).
+"""A classroom on one broker, measured side by side in one run: the embedded amqtt broker and mosquitto.
 
 Each scenario: N devices (paho-mqtt clients, split over 2 processes, each process driving its clients from one
 thread and one selector so that the clients are not what is measured) publish ~1 KB JSON at 30 msg/s, QoS 1, to
 ``$aws/things/<device>/infer``, logged in with per-run credentials the broker issued; one subscriber on
 ``$aws/things/+/infer`` (QoS 1, in the first process) timestamps what arrives. Printed per broker:
-publish-to-delivery latency (p50 / p99 / max, ms), messages lost, broker CPU and resident memory, and (builtin)
-the longest delay of the broker's event loop — what the broker itself added to the worst latency. Scenarios:
-50 devices, 100 devices, and 100 devices with two stalled subscribers (raw sockets that subscribe — one at QoS 0,
-one at QoS 1 — and never read) for 60 s: broker RSS growth, and what the healthy subscriber got meanwhile.
+publish-to-delivery latency (p50 / p99 / max, ms), messages lost, broker CPU and resident memory, and (amqtt)
+the longest delay of the broker's event loop. Scenarios: 50 devices, 100 devices, and 100 devices with two
+stalled subscribers (raw sockets that subscribe — one at QoS 0, one at QoS 1 — and never read) for 60 s: broker
+RSS growth, and what the healthy subscriber got meanwhile.
 
 Goals: 50 devices p99 < 10 ms, nothing lost; 100 devices p99 < 50 ms, no collapse; RSS growth < 50 MB with the
-stalled subscribers. The load average is printed before each run: the machine may be shared, so compare brokers
-within one run.
+stalled subscribers. The load average is printed with each row: the machine may be shared, so compare brokers
+within one run, and prefer the rows measured at the lowest load.
 
-Brokers: ``builtin`` (simulator/broker, in a thread of this process, as in the simulator's core), ``mosquitto``
-(/usr/sbin/mosquitto through impl="mosquitto", if installed), ``amqtt`` (amqtt 0.12 stock, in a thread of this
-process, as the simulator embedded it before; it refuses client publishes to ``$`` topics, so it carries
-``aws/things/...`` instead — the same work; its clients are anonymous). amqtt is not a dependency of the simulator:
-``pip install amqtt==0.12.1`` to include it.
+Brokers:
+- ``amqtt``: the simulator's EmbeddedBroker: hardened amqtt in a child process of its own, on uvloop when
+  installed (``--loop asyncio``: asyncio's loop).
+- ``amqtt+core``: the same hardened broker in a thread of a process that also runs a core-like load: a paho
+  subscriber of every result that decodes each one (as the fleet watcher does) and a thread busy with Python work
+  30 % of the time — what the broker would compete with in a thread of the simulator's core.
+- ``mosquitto``: /usr/sbin/mosquitto through impl="mosquitto", if installed.
+- ``stock``: stock amqtt 0.12.1 as the simulator embedded it before (no limits, anonymous clients; it refuses
+  client publishes to ``$`` topics, so it carries ``aws/things/...`` instead — the same work). Not run stalled.
 
-Usage: python bench/broker_capacity.py [--brokers builtin,mosquitto,amqtt] [--seconds 15] [--stall-seconds 60]
+Usage: python bench/broker_capacity.py [--brokers amqtt,amqtt+core,mosquitto,stock] [--seconds 15]
+                                       [--stall-seconds 60] [--scenarios 50,100,100-stalled] [--loop asyncio]
 """
 
 from __future__ import annotations
@@ -117,7 +122,7 @@ def clients(port: int, prefix: str, credentials, devices: list[int], seconds: fl
     sent, k = 0, 0
     start = time.monotonic()
     period = 1.0 / (RATE * len(pubs))
-    last_misc = start
+    last_misc = last_turn = start
     while True:
         due = start + k * period
         if due - start >= seconds:
@@ -125,7 +130,11 @@ def clients(port: int, prefix: str, credentials, devices: list[int], seconds: fl
         now = time.monotonic()
         if due > now:
             loop.turn(due - now)
+            last_turn = time.monotonic()
             continue
+        if now - last_turn > 0.005:  # behind schedule: still read the sockets (the subscriber's, the PUBACKs)
+            loop.turn(0)
+            last_turn = now
         d, c, topic = pubs[k % len(pubs)]
         payload = json.dumps({"d": d, "n": k // len(pubs), "t": time.monotonic(), "pad": PAD})
         if c.publish(topic, payload, qos=1).rc == mqtt.MQTT_ERR_SUCCESS:
@@ -154,66 +163,142 @@ def clients(port: int, prefix: str, credentials, devices: list[int], seconds: fl
 
 
 # -- the brokers ---------------------------------------------------------------------------------------------------
-class Broker:
-    prefix = "$aws/things/"
+def core_load(port: int, credentials, prefix: str, stop) -> None:
+    """What a simulator core does beside its broker: a paho subscriber of every device's results, decoding each
+    (as the fleet watcher does), and a thread busy with Python work 30 % of the time (status, viewer, frames)."""
+    import threading
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.pid = os.getpid()
-        self.port = 0
-        self.credentials: tuple[str, str] | None = None
-        self.lag = float("nan")  # the longest event-loop delay seen (builtin only)
-        self._stop = lambda: None
-        self.stats = lambda: None
+    import paho.mqtt.client as mqtt
 
-    def start(self) -> Broker:
-        from simulator.broker.embedded import EmbeddedBroker
-        from simulator.broker.settings import BrokerSettings
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-core-{os.getpid()}")
+    if credentials is not None:
+        watcher.username_pw_set(*credentials)
+    watcher.on_connect = lambda c, u, f, rc, p=None: c.subscribe(f"{prefix}+/infer", qos=1)
+    watcher.on_message = lambda c, u, msg: json.loads(msg.payload)
+    watcher.connect("127.0.0.1", port)
+    watcher.loop_start()
 
-        if self.name == "amqtt":
-            return self._start_amqtt()
-        broker = EmbeddedBroker.from_settings(BrokerSettings(port=0, impl=self.name)).start()
-        self.port, self._stop, self.stats = broker.port, broker.stop, broker.stats
-        if self.name == "builtin":
-            self._watch_loop(broker._loop.loop)  # noqa: SLF001 - the broker's own event loop
-        self.credentials = broker.issue_credentials("bench-devices", role="instructor")
-        if self.name == "mosquitto":
-            self.pid = broker._child.pid  # noqa: SLF001 - the child's memory and CPU are what we measure
-        return self
+    def busy() -> None:
+        while not stop.is_set():
+            t = time.perf_counter()
+            while time.perf_counter() - t < 0.003:
+                json.dumps({"frame": list(range(50))})
+            time.sleep(0.007)
 
-    def _watch_loop(self, loop) -> None:
-        """Record how late the broker's event loop runs a 10 ms timer: the broker's own share of any latency."""
-        self.lag = 0.0
+    threading.Thread(target=busy, daemon=True).start()
+
+
+def host(kind: str, loop_kind: str, conn) -> None:
+    """The broker's process: the simulator's EmbeddedBroker (amqtt in a thread, or the mosquitto child), or stock
+    amqtt; with ``+core`` a core-like load in the same process. Answers "stats" and "stop" on ``conn``."""
+    import threading
+
+    sys.path.insert(0, str(ROOT))
+    from simulator.broker.embedded import EmbeddedBroker
+    from simulator.broker.settings import BrokerSettings
+
+    if loop_kind == "asyncio":
+        os.environ["DEEPLENS_SIM_BROKER_LOOP"] = "asyncio"  # read by the broker (and its child process)
+    name = kind.removesuffix("+core")
+    stop = threading.Event()
+    lag = {"max": 0.0}
+    loop = None
+    if name == "stock":
+        loop, stopper, port, credentials, prefix, pid = _stock_amqtt()
+        stats_of = None
+    elif kind == "amqtt+core":  # the hardened broker in a thread of this process, beside the core-like load
+        from simulator.broker.acl import Policy
+        from simulator.broker.loop import BrokerThread
+        from simulator.broker.startup import listen
+
+        settings = BrokerSettings(port=0)
+        policy = Policy(None)
+        credentials = policy.issue_credentials("bench-devices", "instructor")
+        sockets = listen(settings)
+        port, prefix, pid = sockets["default"].getsockname()[1], "$aws/things/", os.getpid()
+        thread = BrokerThread("mqtt-broker")
+        stats_of = thread.start(settings, policy, sockets).stats
+        loop, stopper = thread.loop, thread.stop
+    else:  # the simulator's EmbeddedBroker: amqtt in its own child process, or mosquitto
+        broker = EmbeddedBroker.from_settings(BrokerSettings(port=0, impl=name)).start()
+        port, prefix = broker.port, "$aws/things/"
+        credentials = broker.issue_credentials("bench-devices", role="instructor")
+        child = broker._child if name == "mosquitto" else broker._process  # noqa: SLF001 - the measured process
+        pid, stopper, stats_of = child.pid, broker.stop, broker.stats
+    if loop is not None:  # how late the broker's event loop runs a 10 ms timer: its own share of any latency
 
         async def watch() -> None:
             while True:
                 t = loop.time()
                 await asyncio.sleep(0.01)
-                self.lag = max(self.lag, loop.time() - t - 0.01)
+                lag["max"] = max(lag["max"], loop.time() - t - 0.01)
 
-        asyncio.run_coroutine_threadsafe(watch(), loop)
+        watcher = asyncio.run_coroutine_threadsafe(watch(), loop)
+    if kind.endswith("+core"):
+        core_load(port, credentials, prefix, stop)
+    conn.send((port, credentials, prefix, pid))
+    while True:
+        command = conn.recv()
+        if command == "stats":
+            stats = stats_of().model_dump() if stats_of is not None else None
+            conn.send((stats, lag["max"] * 1000 if loop is not None else float("nan")))
+            lag["max"] = 0.0
+        elif command == "stop":
+            stop.set()
+            if loop is not None:
+                watcher.cancel()
+                time.sleep(0.05)
+            stopper()
+            conn.send("stopped")
+            return
 
-    def _start_amqtt(self) -> Broker:
-        from amqtt.broker import Broker as AmqttBroker
 
-        from simulator.aio_thread import LoopThread, check_port
+def _stock_amqtt():
+    """Stock amqtt 0.12.1 as the simulator embedded it before: no limits, anonymous clients; it refuses client
+    publishes to ``$`` topics, so it carries ``aws/things/...`` instead (the same work)."""
+    from amqtt.broker import Broker as AmqttBroker
 
-        self.prefix = "aws/things/"
-        self.port = check_port("127.0.0.1", 0, "MQTT", "")
-        loop, holder = LoopThread("amqtt"), {}
+    from simulator.aio_thread import LoopThread, check_port
 
-        async def boot() -> None:
-            holder["b"] = AmqttBroker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-                                       "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
-                                                   {"allow_anonymous": True}}})
-            await holder["b"].start()
+    port = check_port("127.0.0.1", 0, "MQTT", "")
+    thread, holder = LoopThread("amqtt"), {}
 
-        loop.start(boot())
-        self._stop = lambda: loop.stop(holder["b"].shutdown())
+    async def boot() -> None:
+        holder["b"] = AmqttBroker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+                                   "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
+                                               {"allow_anonymous": True}}})
+        await holder["b"].start()
+
+    thread.start(boot())
+    return thread.loop, lambda: thread.stop(holder["b"].shutdown()), port, None, "aws/things/", os.getpid()
+
+
+class Broker:
+    """A broker host process, from the bench's side."""
+
+    def __init__(self, kind: str, loop_kind: str) -> None:
+        self.name = kind
+        ctx = mp.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe()
+        self._proc = ctx.Process(target=host, args=(kind, loop_kind, child_conn), daemon=True)
+
+    def start(self) -> Broker:
+        self._proc.start()
+        if not self._conn.poll(60):
+            raise RuntimeError(f"the {self.name} broker did not start")
+        self.port, self.credentials, self.prefix, self.pid = self._conn.recv()
         return self
 
+    def stats(self) -> tuple[dict | None, float]:
+        self._conn.send("stats")
+        return self._conn.recv()
+
     def stop(self) -> None:
-        self._stop()
+        self._conn.send("stop")
+        self._conn.poll(20)
+        self._proc.join(10)
+        if self._proc.is_alive():
+            self._proc.kill()
 
 
 def stall(port: int, prefix: str, qos: int) -> socket.socket:
@@ -244,9 +329,8 @@ def run(broker: Broker, devices: int, seconds: float, stalled: bool = False) -> 
     time.sleep(1.0)
     stalls = [stall(broker.port, broker.prefix, q) for q in (0, 1)] if stalled else []
     load = os.getloadavg()
+    broker.stats()  # restarts the event-loop lag measure
     rss0, cpu0, t0 = _rss_mb(broker.pid), _cpu_s(broker.pid), time.monotonic()
-    if broker.lag == broker.lag:
-        broker.lag = 0.0
     go.set()
     peak = rss0
     sent, received = 0, []
@@ -262,6 +346,7 @@ def run(broker: Broker, devices: int, seconds: float, stalled: bool = False) -> 
         if not any(p.is_alive() for p in procs):
             break
     cpu = _cpu_s(broker.pid) - cpu0
+    stats, lag = broker.stats()
     while not out.empty():
         kind, value = out.get()
         sent, received = (sent + value, received) if kind == "sent" else (sent, value)
@@ -278,43 +363,47 @@ def run(broker: Broker, devices: int, seconds: float, stalled: bool = False) -> 
     return {"broker": broker.name, "devices": devices, "stalled": stalled, "load": load[0], "sent": sent,
             "received": unique, "lost": sent - unique, "p50": pct(0.50), "p99": pct(0.99),
             "max": lat[-1] if lat else float("nan"), "cpu_pct": 100 * cpu / seconds,
-            "rss0": rss0, "rss_peak": peak, "stats": broker.stats(), "lag": broker.lag * 1000}
+            "rss0": rss0, "rss_peak": peak, "stats": stats, "lag": lag}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--brokers", default="builtin,mosquitto,amqtt")
+    parser.add_argument("--brokers", default="amqtt,mosquitto", help="amqtt, amqtt+core, mosquitto, stock")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--stall-seconds", type=float, default=60.0)
+    parser.add_argument("--scenarios", default="50,100,100-stalled")
+    parser.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop", help="amqtt's event loop")
     args = parser.parse_args()
     names = [n for n in args.brokers.split(",") if n]
     if "mosquitto" in names and not Path("/usr/sbin/mosquitto").exists():
         print("mosquitto is not installed (/usr/sbin/mosquitto): skipped")
         names.remove("mosquitto")
-    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores); Python {sys.version.split()[0]}, "
-          f"event loop: {asyncio.get_event_loop_policy().__class__.__module__}")
-    print(f"{'broker':<10} {'devices':>7} {'stalled':>7} {'load':>5} {'sent':>7} {'lost':>6} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'max ms':>8} {'CPU %':>6} {'RSS MB':>7} {'growth':>7}")
-    rows = []
-    for devices, stalled, seconds in ((50, False, args.seconds), (100, False, args.seconds),
-                                      (100, True, args.stall_seconds)):
+    sys.path.insert(0, str(ROOT))
+    from simulator.broker.loop import loop_name
+
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores); Python {sys.version.split()[0]}; amqtt's "
+          f"event loop: {loop_name() if args.loop == 'uvloop' else 'asyncio'}")
+    print(f"{'broker':<11} {'devices':>7} {'stalled':>7} {'load':>5} {'sent':>7} {'lost':>6} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'max ms':>8} {'CPU %':>6} {'RSS MB':>7} {'growth':>7} {'loop lag ms':>11}")
+    for scenario in args.scenarios.split(","):
+        devices, stalled = int(scenario.split("-")[0]), scenario.endswith("-stalled")
         for name in names:
-            if name == "amqtt" and stalled:
-                continue  # grows without bound (see the module docstring): not run for a minute
-            broker = Broker(name).start()
+            if name == "stock" and stalled:
+                print(f"{name:<11} {devices:>7} {'yes':>7}  not run: stock amqtt grows without bound (see above)")
+                continue
+            broker = Broker(name, args.loop).start()
             try:
-                row = run(broker, devices, seconds, stalled)
+                row = run(broker, devices, args.stall_seconds if stalled else args.seconds, stalled)
             finally:
                 broker.stop()
-            rows.append(row)
-            print(f"{row['broker']:<10} {devices:>7} {'yes' if stalled else 'no':>7} {row['load']:>5.2f} "
+            print(f"{row['broker']:<11} {devices:>7} {'yes' if stalled else 'no':>7} {row['load']:>5.2f} "
                   f"{row['sent']:>7} {row['lost']:>6} {row['p50']:>8.1f} {row['p99']:>8.1f} {row['max']:>8.1f} "
                   f"{row['cpu_pct']:>6.0f} {row['rss0']:>7.1f} {row['rss_peak'] - row['rss0']:>+7.1f} "
                   f"{row['lag']:>11.1f}", flush=True)
             if stalled and row["stats"] is not None:
                 s = row["stats"]
-                print(f"{'':<10} stalled subscribers: {s.qos0_dropped} QoS 0 messages dropped, "
-                      f"{s.slow_consumer_disconnects} slow-consumer disconnects")
+                print(f"{'':<11} stalled subscribers: {s['qos0_dropped']} QoS 0 messages dropped, "
+                      f"{s['slow_consumer_disconnects']} slow-consumer disconnects")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     return 0
 

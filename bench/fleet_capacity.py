@@ -112,8 +112,8 @@ def main() -> int:
                   f"latency {row['latency_ms_mean']} ms mean / {row['latency_ms_slowest_device']} ms slowest device, "
                   f"total / one device's: {row['ratio_to_one']}   [load {row['load_before']} → {row['load_after']}]",
                   flush=True)
-    rows = [{k: (statistics.median(x[k] for x in rs) if isinstance(rs[0][k], int | float) and k != "devices"
-                 else rs[0][k]) for k in rs[0]} | {"rounds": len(rs)} for rs in runs.values()]
+    rows = [{k: (round(statistics.median(x[k] for x in rs), 3) if isinstance(rs[0][k], int | float)
+                 and k != "devices" else rs[0][k]) for k in rs[0]} | {"rounds": len(rs)} for rs in runs.values()]
     if args.rounds > 1:
         for row in rows:
             print(f"median: {row['devices']:>2} device(s): {row['results_per_s']:6.1f} results/s in all, latency "

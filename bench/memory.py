@@ -15,6 +15,7 @@ import argparse
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -27,10 +28,16 @@ def measure(extra: list[str], env: dict[str, str], settle: float) -> dict[str, t
     cmd = [sys.executable, str(ROOT / "main.py"), "--mqtt-port", "0", "--http-port", "0", *extra]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
-        deadline = time.monotonic() + 300
-        for line in proc.stdout or []:
-            if "first result after" in line or time.monotonic() > deadline:
-                break
+        first = threading.Event()  # the terminal says "first result after X s" (headless; the window may not)
+
+        def read() -> None:
+            for line in proc.stdout or []:
+                if "first result after" in line:
+                    first.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not first.wait(120):
+            print("  (no 'first result' line within 120 s: measured anyway)")
         time.sleep(settle)
         best: dict[str, tuple[int, int]] = {}
         for _ in range(3):

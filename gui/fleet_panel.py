@@ -31,14 +31,15 @@ from PySide6.QtWidgets import (
 from gui.theme import ACCENT, BAD, GOOD, MUTED
 from simulator.config import parse_host_port
 from simulator.errors import SimulatorError
+from simulator.fleet.capacity import sustains
 from simulator.fleet.watcher import FleetSnapshot, FleetWatcher, ThingView
 
 log = logging.getLogger(__name__)
 
 REFRESH_MS = 1000
 TILE_WIDTH = 280
-BADGES = {"ok": ("running", GOOD), "waiting": ("waiting", MUTED), "behind": ("falling behind", "#ffcc4d"),
-          "offline": ("offline", BAD), "stopped": ("stopped", BAD)}
+BADGES = {"ok": ("online", GOOD), "waiting": ("waiting", MUTED), "behind": ("falling behind", "#ffcc4d"),
+          "lambda": ("Lambda in trouble", BAD), "offline": ("offline", BAD), "stopped": ("stopped", BAD)}
 
 
 def seen_ago(seconds: float) -> str:
@@ -46,7 +47,10 @@ def seen_ago(seconds: float) -> str:
 
 
 class FleetTile(QFrame):
-    """One thing: name and badge, thumbnail, latest result, rates, Lambda state, last seen."""
+    """One thing: name and badge, thumbnail, latest result, rates, Lambda state, last seen. A click on a tile
+    whose device said where its viewer is emits ``activated(url)``."""
+
+    activated = Signal(str)
 
     def __init__(self, thing: str, parent: QWidget | None = None) -> None:
         super().__init__(parent, objectName="panel")
@@ -78,6 +82,8 @@ class FleetTile(QFrame):
 
     def show_view(self, view: ThingView, thumbnail: bytes | None) -> None:
         text, color = BADGES.get(view.badge, (view.badge, MUTED))
+        if view.badge == "lambda":
+            text = f"Lambda {view.lambda_state}"
         self.badge.setText(text)
         self.badge.setStyleSheet(f"color: {color}; font-size: 11px; font-weight: 600;")
         self.viewer = view.viewer if (view.viewer or "").startswith(("http://", "https://")) else None
@@ -107,7 +113,7 @@ class FleetTile(QFrame):
 
     def mouseReleaseEvent(self, event) -> None:
         if self.viewer and event.button() == Qt.MouseButton.LeftButton:
-            QDesktopServices.openUrl(QUrl(self.viewer))
+            self.activated.emit(self.viewer)
         super().mouseReleaseEvent(event)
 
 
@@ -119,6 +125,7 @@ class FleetPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.watcher: FleetWatcher | None = None
+        self.open_viewer: Callable[[str], object] = lambda url: QDesktopServices.openUrl(QUrl(url))
         self.tiles: dict[str, FleetTile] = {}
         self._positions: dict[str, tuple[int, int]] = {}
         self._device_factory: Callable | None = None
@@ -234,6 +241,7 @@ class FleetPanel(QWidget):
             tile = self.tiles.get(view.thing)
             if tile is None:
                 tile = self.tiles[view.thing] = FleetTile(view.thing)
+                tile.activated.connect(lambda url: self.open_viewer(url))
             got = watcher.thumbnail(view.thing) if view.thumbnail_seq != tile.thumbnail_seq else None
             tile.show_view(view, got[1] if got else None)
         self._layout(names)
@@ -253,9 +261,9 @@ class FleetPanel(QWidget):
         text = f"Broker {snap.broker}{'' if snap.connected else ' (not connected)'}: {len(snap.things)} thing(s), " \
                f"{snap.online} online"
         if snap.judged:
-            text += f", {snap.behind} falling behind — this machine sustains " + \
-                    (f"about {snap.sustained} ({snap.full_rate_devices:.1f} device-equivalents)" if snap.behind
-                     else f"all {snap.judged}") + " at their profile's rate"
+            text += f", {snap.behind} falling behind — " + (
+                sustains(snap.sustained, snap.full_rate_devices) if snap.behind
+                else f"this machine sustains all {snap.judged} at their profile's rate")
         return text
 
     def resizeEvent(self, event) -> None:

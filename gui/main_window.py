@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from gui.banner import Banner
 from gui.cloud_panel import CloudPanel
 from gui.controller import DeviceController
+from gui.fleet_panel import FleetPanel
 from gui.gc_guard import GuiThreadCollector
 from gui.inspector import MqttInspector
 from gui.kvs_view import KvsView
@@ -126,6 +127,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.cloud_panel, "Cloud")
         self.kvs_view = KvsView()
         self.tabs.addTab(self.kvs_view, "Kinesis Video")
+        self.fleet_panel = FleetPanel()
+        self.tabs.addTab(self.fleet_panel, "Fleet")
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(large)
         left.addWidget(self.tabs)
@@ -252,12 +255,14 @@ class MainWindow(QMainWindow):
     def _on_device_started(self, device) -> None:
         self.cloud_panel.set_device(device)
         self.kvs_view.set_device(device)
+        self.fleet_panel.watch_device(device)
         self.thing_label.setText(device.thing_name)
         self.source_picker.set_current(source_spec(device.source_description, device.config.source))
         self.setWindowTitle(f"DeepLens simulator — {device.thing_name}")
 
     def _on_device_stopped(self) -> None:
         self.cloud_panel.set_device(None)
+        self.fleet_panel.watch_device(None)
         self.project_view.clear("The device is stopped")
         self.device_view.clear("The device is stopped")
         self.status_panel.clear("device stopped")
@@ -272,6 +277,7 @@ class MainWindow(QMainWindow):
             self.hide()
             self.cloud_panel.shutdown()
             self.kvs_view.shutdown()
+            self.fleet_panel.shutdown()
             self.controller.shutdown()
             self.collector.stop()
         event.accept()

@@ -7,6 +7,7 @@ Every check of a setting lives here, so a bad value fails before anything starts
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Literal
@@ -54,8 +55,16 @@ class RunConfig(BaseModel):
     profile: str = "host"
     thing_name: str | None = None  # None = deeplens_<uuid> stable for this user
     artifacts: Path | None = None  # None = the per-user artifacts folder
-    mqtt_host: str = "127.0.0.1"  # where the embedded broker listens
+    mqtt_host: str = "127.0.0.1"  # where the embedded broker listens (--listen sets it and http_host)
     mqtt_port: int = Field(default=1883, ge=0, le=65535)  # 0 = pick a free port
+    mqtt_tls_port: int = Field(default=8883, ge=0, le=65535)  # MQTT over TLS, when tls_cert/tls_key are given
+    password_file: FilePath | None = None  # broker users ($7$ hashes); beyond loopback one is made if absent
+    broker_impl: Literal["amqtt", "mosquitto"] = "amqtt"  # mosquitto: a child process, for classrooms
+    tls_cert: FilePath | None = None  # TLS for the embedded broker (8883) and the web viewer (HTTPS)
+    tls_key: FilePath | None = None
+    allow_hosts: list[str] = Field(default_factory=list)  # more host names the viewer answers for
+    broker_username: str | None = None  # credentials on an external broker (--broker), e.g. a classroom's
+    broker_password: str | None = None
     broker: str | None = None  # HOST:PORT of an external broker instead of the embedded one
     broker_ca: FilePath | None = None  # TLS to the external broker (e.g. AWS IoT Core on port 8883)
     broker_cert: FilePath | None = None
@@ -68,6 +77,7 @@ class RunConfig(BaseModel):
     cloud: Literal["local", "aws"] = "local"  # local: the simulator's own AWS endpoint; aws: the real one
     cloud_port: int | None = Field(default=None, ge=0, le=65535)  # None: 4566 if free, else any; 0: any
     memory_limit_mb: float | None = Field(default=None, gt=0)  # per Lambda (default: the project's, else the profile's)
+    thumbnail: bool = True  # a 1 frame/s thumbnail on deeplens/<thing>/thumbnail for the instructor's fleet view
 
     @field_validator("env")
     @classmethod
@@ -90,6 +100,12 @@ class RunConfig(BaseModel):
         return check_thing_name(value) if value is not None else None
 
     @model_validator(mode="after")
+    def _tls_pair(self) -> RunConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        return self
+
+    @model_validator(mode="after")
     def _tls_needs_broker(self) -> RunConfig:
         if self.broker is None and any((self.broker_ca, self.broker_cert, self.broker_key)):
             raise ValueError("--broker-ca/--broker-cert/--broker-key are for an external broker: give --broker too")
@@ -98,9 +114,23 @@ class RunConfig(BaseModel):
         return self
 
     @property
+    def loopback(self) -> bool:
+        """Both the broker and the viewer listen on loopback only."""
+        return all(_is_loopback(h) for h in (self.mqtt_host, self.http_host))
+
+    @property
     def broker_address(self) -> tuple[str, int] | None:
         """(host, port) of the external broker, or None for the embedded one."""
         return parse_host_port(self.broker) if self.broker else None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def config_error(exc: ValidationError) -> ConfigError:

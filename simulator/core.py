@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.broker.embedded import EmbeddedBroker
+from simulator.camera.base import Source
 from simulator.camera.camera import Camera
 from simulator.camera.sources import choose_source
 from simulator.cloud import shared as shared_cloud
@@ -24,6 +25,8 @@ from simulator.cloud.local import LocalCloud
 from simulator.config import RunConfig
 from simulator.errors import SimulatorError
 from simulator.events import StatusEvent
+from simulator.fleet.info import InfoPublisher
+from simulator.fleet.thumbnail import ThumbnailPublisher, device_frames
 from simulator.ipc.context import DeviceContext
 from simulator.ipc.frames import Frame
 from simulator.ipc.mqtt import MqttLink, TlsFiles
@@ -46,10 +49,17 @@ if TYPE_CHECKING:
     from simulator.rules import RulesEngine
 
 log = logging.getLogger(__name__)
+EARLY_EVENTS = 20  # status events kept while the core's MQTT link is not up yet
+
 
 class SimulatedDevice:
-    def __init__(self, config: RunConfig) -> None:
+    """``source``: a camera source to play instead of the one ``config.source`` names (a fleet's shared decoder)."""
+
+    def __init__(self, config: RunConfig, source: Source | None = None) -> None:
         self.config = config
+        self._given_source = source
+        self.thumbnails: ThumbnailPublisher | None = None
+        self.info: InfoPublisher | None = None
         self.profile = load_profile(config.profile)
         self.thing_name = config.thing_name or default_thing_name()
         self.artifacts = Path(config.artifacts) if config.artifacts else default_artifacts_dir()
@@ -57,6 +67,7 @@ class SimulatedDevice:
         self.project: Project | None = None
         self.source_description = ""
         self.broker: EmbeddedBroker | None = None
+        self._early_events: list[str] = []  # status events of the Lambda before the core's link was up
         self.camera: Camera | None = None
         self.supervisor: LambdaSupervisor | None = None
         self.link: MqttLink | None = None
@@ -74,6 +85,10 @@ class SimulatedDevice:
         self.mqtt_host, self.mqtt_port = address if address else (config.mqtt_host, config.mqtt_port)
         self.tls = TlsFiles(ca=_opt(config.broker_ca), cert=_opt(config.broker_cert), key=_opt(config.broker_key)) \
             if config.broker and (config.broker_ca or config.broker_cert) else None
+        # who the Lambda and the core are on the broker: issued by the embedded one, or given for an external one
+        external = (config.broker_username, config.broker_password or "") if config.broker_username else None
+        self.lambda_credentials: tuple[str, str] | None = external
+        self.core_credentials: tuple[str, str] | None = external
 
     @property
     def run_dir(self) -> Path | None:
@@ -95,40 +110,74 @@ class SimulatedDevice:
         self.run_folder = RunFolder.create()
         if self.config.broker is None:
             self.startup.stage("starting the MQTT broker")
-            self.broker = EmbeddedBroker(self.config.mqtt_host, self.config.mqtt_port).start()
+            self.broker = self._start_broker()  # its process starts while the camera opens
             self.mqtt_port = self.broker.port
         if self.config.cloud == "local":
             self.cloud = shared_cloud.acquire(self.artifacts / "cloud", self.config.cloud_port, self.thing_name,
                                               self._publish)
         self.startup.stage("starting the camera")
-        source = choose_source(self.config.source or (project.source if project else None))
+        source = self._given_source or choose_source(self.config.source or (project.source if project else None))
         self.source_description = source.description
         self.camera = Camera(source, self.profile.camera, self.run_folder.frames, realtime=self.config.realtime)
         self.camera.start()
         self._project_slot = SharedSlot.create(self.run_folder.project_stream, PROJECT_CAPACITY)
         self._stats = StatsReader.create(self.run_folder.stats)
+        # The Lambda process starts while the broker's does (its MQTT connection waits in the listening socket's
+        # backlog) — unless rules must see its first message: then the rules engine subscribes first.
+        early = project is not None and not (self.config.rules or project.rules)
+        if early:
+            self._deploy(project, fresh_clock=False)  # time to first result counts from start()
         try:
+            if self.broker is not None:
+                self.broker.wait_ready()
             self.link = self.new_link(f"{self.thing_name}-core").start()
         except ConnectionError as exc:
             raise SimulatorError(str(exc), hint="is the broker running? (omit --broker for the embedded one)") \
                 from None
         for f in device_filters(self.thing_name):
-            self.link.subscribe(f, self.messages.add)
+            self.link.subscribe(f, self._log_message)
+        for payload in self._early_events:
+            self.link.publish(status_topic(self.thing_name), payload)
+        self._early_events.clear()
         self.messages.listen(self._on_message)
         self.telemetry.start()
+        # what the instructor's fleet view shows: this device's info (retained) and a thumbnail a second
+        self.info = InfoPublisher(self.status, self.link.publish, self.thing_name).start()
+        if self.config.thumbnail:
+            self.thumbnails = ThumbnailPublisher(device_frames(self), self.link.publish, self.thing_name).start()
         self._start_rules(project)
-        if project is not None:
-            self._deploy(project, fresh_clock=False)  # time to first result counts from start()
-        else:
+        if project is None:
             self.startup.undeployed()
+        elif not early:
+            self._deploy(project, fresh_clock=False)
+
+    def _start_broker(self) -> EmbeddedBroker:
+        from simulator.broker.settings import BrokerSettings
+        from simulator.network import password_file
+
+        c = self.config
+        settings = BrokerSettings(host=c.mqtt_host, port=c.mqtt_port, password_file=password_file(c),
+                                  tls_port=c.mqtt_tls_port if c.tls_cert else None, tls_cert=c.tls_cert,
+                                  tls_key=c.tls_key, impl=c.broker_impl)
+        broker = EmbeddedBroker.from_settings(settings, hosted_things=[self.thing_name])
+        self.broker = broker  # stopped by stop() if what follows fails
+        self.lambda_credentials = broker.issue_credentials(self.thing_name)  # sent to the broker as it starts
+        self.core_credentials = broker.issue_credentials(f"{self.thing_name}-core", role="instructor")
+        return broker.start(wait=False)
 
     def stop(self) -> None:
+        if self.thumbnails is not None:
+            self.thumbnails.stop()
+            self.thumbnails = None
         with self._lock:
             self.undeploy()
         if self.rules is not None:
             self.rules.stop()
             self.rules = None
         self.telemetry.stop()
+        if self.info is not None:  # the last message: offline
+            self.info.stop()
+            self.info = None
         if self.link is not None:
             self.link.stop()
             self.link = None
@@ -170,9 +219,11 @@ class SimulatedDevice:
                 raise SimulatorError("the device is not running", hint="start it before deploying a project")
             self._stats.clear()
             ctx = DeviceContext(
-                thing_name=self.thing_name, run_dir=self.run_folder.path, mqtt_host=self.mqtt_host,
+                thing_name=self.thing_name, run_dir=self.run_folder.path, mqtt_host=self.connect_host,
                 mqtt_port=self.mqtt_port, artifacts=self.artifacts, profile=self.config.profile,
-                shadows=data_dir() / "shadows", lambda_file=project.lambda_file, tls=self.tls)
+                shadows=data_dir() / "shadows", lambda_file=project.lambda_file, tls=self.tls,
+                mqtt_username=self.lambda_credentials[0] if self.lambda_credentials else None,
+                mqtt_password=self.lambda_credentials[1] if self.lambda_credentials else None)
             env = {**dict(project.env), **self.config.env, **ctx.env()}  # Greengrass gave Lambdas their variables
             self.supervisor = LambdaSupervisor(
                 project.lambda_file, env, on_event=self._on_event, on_line=self._on_line,
@@ -200,6 +251,8 @@ class SimulatedDevice:
         event = event.model_copy(update={"time": time.time(), "thing": self.thing_name})
         if self.link is not None:
             self.link.publish(status_topic(self.thing_name), json.dumps(event.as_json()))
+        elif len(self._early_events) < EARLY_EVENTS:
+            self._early_events.append(json.dumps(event.as_json()))  # published once the core's link is up
         for fn in list(self._event_listeners):
             fn(event)
 
@@ -239,6 +292,11 @@ class SimulatedDevice:
         return sum(int(stats.get(k) or 0) for k in ("frames_read", "inferences", "publishes", "stale_frames")) \
             + self.project_seq()
 
+    def _log_message(self, topic: str, payload: bytes) -> None:
+        """The device's messages for the viewers, but for its own thumbnails (binary JPEGs for the fleet view)."""
+        if not topic.endswith("/thumbnail"):
+            self.messages.add(topic, payload)
+
     def _on_message(self, msg) -> None:
         if msg.topic == self.infer_topic and msg.payload.lstrip()[:1] in (b"{", b"["):  # a result, not a note
             self.startup.saw_result()
@@ -255,7 +313,14 @@ class SimulatedDevice:
 
     def new_link(self, client_id: str | None = None) -> MqttLink:
         """A (not yet started) MQTT client for this device's broker, e.g. for a viewer's own topic filter."""
-        return MqttLink(self.mqtt_host, self.mqtt_port, client_id=client_id, tls=self.tls)
+        user, password = self.core_credentials or (None, None)
+        return MqttLink(self.connect_host, self.mqtt_port, client_id=client_id, tls=self.tls, username=user,
+                        password=password)
+
+    @property
+    def connect_host(self) -> str:
+        """Where this machine's own clients reach the broker (a wildcard listen address is reached on loopback)."""
+        return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.mqtt_host, self.mqtt_host)
 
     # -- what viewers read -----------------------------------------------------------------------------------
     def healthy(self) -> bool:
@@ -306,7 +371,8 @@ class SimulatedDevice:
             lambda_=lam,
             inference=inference,
             broker=BrokerStatus(host=self.mqtt_host, port=self.mqtt_port, embedded=self.broker is not None,
-                                infer_topic=self.infer_topic),
+                                infer_topic=self.infer_topic,
+                                stats=self.broker.stats() if self.broker is not None else None),
             messages=self.messages.total,
             startup=self.startup.snapshot(inference, self.project_seq()),
             cloud=self._cloud_status(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
@@ -11,8 +12,12 @@ import time
 from simulator import progress
 from simulator.config import RunConfig
 from simulator.core import SimulatedDevice
+from simulator.errors import SimulatorError
+from simulator.fleet.watcher import FleetWatcher
+from simulator.network import viewer_tls
 from simulator.service import Notifier
 from simulator.status import DeviceStatus
+from simulator.viewer.access import ViewerAccess
 from simulator.viewer.server import ViewerServer
 
 log = logging.getLogger(__name__)
@@ -49,16 +54,28 @@ def run_headless(config: RunConfig, duration: float | None = None) -> int:
         stop.set()
 
     device = SimulatedDevice(config)
+    fleet = FleetWatcher(device.new_link)  # the instructor's view of every device on this broker: /fleet
     viewer = None
     previous: dict = {}
     stop_printing = progress.listen(_print_stage)
     notifier = Notifier()  # systemd (main.py service install): READY once running, WATCHDOG while healthy
     try:
         # the page answers from the first second, showing what the device is busy with
-        viewer = ViewerServer(device, config.http_host, config.http_port).start()
+        access = ViewerAccess.for_listen(config.http_host, extra_hosts=config.allow_hosts)
+        viewer = ViewerServer(device, config.http_host, config.http_port, access=access,
+                              tls=viewer_tls(config), fleet=fleet).start()
         print(f"DeepLens simulator starting as thing {device.thing_name} (profile {device.profile.name})", flush=True)
         print(f"  viewer:  {viewer.url}", flush=True)
+        if not config.loopback:
+            print(f"           (from another machine: {viewer.url.replace('127.0.0.1', socket.gethostname())}"
+                  ")", flush=True)
         device.start()  # Ctrl-C here raises KeyboardInterrupt; start() has cleaned up by then
+        if device.info is not None:
+            device.info.set_viewer(viewer.url)
+        try:
+            fleet.start()
+        except SimulatorError as exc:
+            log.warning("fleet page: %s", exc.message)
         previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         s = device.status()
         print(f"  MQTT:    {device.mqtt_host}:{device.mqtt_port}  topic {device.infer_topic}", flush=True)
@@ -98,6 +115,7 @@ def run_headless(config: RunConfig, duration: float | None = None) -> int:
         stop_printing()
         if viewer is not None:
             viewer.stop()
+        fleet.stop()
         device.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from simulator.broker.stats import BrokerStats
 from simulator.rules.status import RuleStatus
 
 
@@ -103,6 +104,8 @@ class BrokerStatus(_Frozen):
     port: int
     embedded: bool = Field(description="the simulator's own broker (False: an external one, --broker)")
     infer_topic: str = Field(description="where the Lambda's results go: $aws/things/<thing>/infer")
+    stats: BrokerStats | None = Field(default=None, description="the embedded broker's counters (connections, "
+                                                                "refusals, drops)")
 
 
 class StartupStatus(_Frozen):

@@ -95,3 +95,21 @@ def test_a_flood_of_refusals_is_one_log_line(caplog):
         broker.stop()
     lines = [r.getMessage() for r in caplog.records if "may not publish" in r.getMessage()]
     assert len(lines) == 1 and "forger-0" in lines[0]
+
+
+def test_amqtts_own_log_floods_are_one_line_each(caplog):
+    """amqtt logs every stray packet (here: PUBACKs for messages it never sent), with the id in the text."""
+    broker = EmbeddedBroker.from_settings(BrokerSettings(port=0)).start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="amqtt"), \
+                socket.create_connection(("127.0.0.1", broker.port), timeout=10) as sock:
+            body = b"\x00\x04MQTT\x04\x02\x00\x3c\x00\x05stray"
+            sock.sendall(bytes((0x10, len(body))) + body)
+            assert sock.recv(4) == b"\x20\x02\x00\x00"
+            sock.sendall(b"".join(b"\x40\x02" + struct.pack("!H", i) for i in range(1, 201)))
+            sock.sendall(b"\xc0\x00")  # PINGREQ: answered once the PUBACKs before it are read
+            assert sock.recv(2) == b"\xd0\x00"
+    finally:
+        broker.stop()
+    lines = [r.getMessage() for r in caplog.records if "unknown pending message" in r.getMessage()]
+    assert len(lines) == 1 and "'1'" in lines[0]

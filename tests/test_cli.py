@@ -95,6 +95,7 @@ def test_ctrl_c_stops_everything(tiny_artifacts, video_file):
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert "viewer:" in proc.stdout.readline() + proc.stdout.readline()
+        assert "MQTT:" in proc.stdout.readline()  # started (Ctrl-C while starting aborts the start: exit 130)
         deadline = time.monotonic() + 60
         while not any("simulator.runtime.host" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children()):
             assert time.monotonic() < deadline, "the Lambda process never started"

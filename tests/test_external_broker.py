@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -56,7 +57,7 @@ def test_lambda_publishes_through_mosquitto(mosquitto, run_device, subscribe, ti
     topic, payload = sub.wait_for(lambda m: m[1].startswith(b"{"))
     assert topic == f"$aws/things/{device.thing_name}/infer" and json.loads(payload)["style"] == 2018
     assert device.status().as_json()["broker"] == {"host": "127.0.0.1", "port": mosquitto, "embedded": False,
-                                         "infer_topic": topic}
+                                                   "infer_topic": topic, "stats": None}
 
 
 def _openssl(*args: str, cwd) -> None:
@@ -116,3 +117,80 @@ def test_missing_certificate_file_is_a_clear_error(tmp_path):
     message = str(config_error(caught.value))
     assert f"--broker-ca: no such file: {tmp_path / 'missing-ca.crt'}" in message
     assert "--broker-cert: no such file" in message and "--broker-key: no such file" in message
+
+
+def _paho(port: int, user: str, password: str):
+    """A real paho client with credentials (the instructor's, or a student's)."""
+    import paho.mqtt.client as mqtt
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{user}-{time.monotonic_ns()}")
+    client.username_pw_set(user, password)
+    got: list[tuple[str, bytes]] = []
+    connected = threading.Event()
+    client.on_connect = lambda c, u, f, rc, p=None: (connected.set() if not rc.is_failure else None)
+    client.on_message = lambda c, u, m: got.append((m.topic, m.payload))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert connected.wait(10), f"{user} could not connect"
+    return client, got
+
+
+def test_classroom_students_publish_to_a_shared_mosquitto_over_tls_with_passwords(tmp_path, run_device,
+                                                                                tiny_artifacts, video_file):
+    """The classroom set-up: every student's simulator publishes to one shared broker (mosquitto, TLS, a password
+    file made with `main.py users add`, an ACL scoping each thing to its own topics); the instructor sees all."""
+    from simulator.broker.passwords import PasswordFile
+
+    if MOSQUITTO is None or shutil.which("openssl") is None:
+        unavailable("mosquitto and openssl", "apt-get install mosquitto openssl")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2",
+             "-subj", "/CN=classroom-ca", cwd=tmp_path)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+             "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", cwd=tmp_path)
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+             "server.crt", "-days", "2", "-copy_extensions", "copy", cwd=tmp_path)
+    users = PasswordFile.load(tmp_path / "passwd", missing_ok=True)
+    users.set("instructor", "teach", role="instructor")
+    users.set("student_01", "pw-one")
+    users.set("student_02", "pw-two")
+    users.save()
+    (tmp_path / "acl").write_text(
+        "user instructor\ntopic readwrite #\ntopic readwrite $aws/#\n"
+        "pattern readwrite $aws/things/%u/#\npattern readwrite deeplens/%u/#\n")
+    ports = []
+    for _ in range(2):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"user {getpass.getuser()}\nper_listener_settings false\nallow_anonymous false\npersistence false\n"
+        f"password_file {tmp_path}/passwd\nacl_file {tmp_path}/acl\n"
+        f"listener {ports[0]} 127.0.0.1\ncafile {tmp_path}/ca.crt\ncertfile {tmp_path}/server.crt\n"
+        f"keyfile {tmp_path}/server.key\nlistener {ports[1]} 127.0.0.1\n")
+    proc = start_mosquitto(conf, ports)
+    try:
+        instructor, seen = _paho(ports[1], "instructor", "teach")
+        instructor.subscribe("$aws/things/+/infer", qos=1)
+        device, _ = run_device(project=str(ROOT / "tests/lambdas/style2018"), source=str(video_file),
+                               artifacts=tiny_artifacts, thing_name="student_01", broker=f"127.0.0.1:{ports[0]}",
+                               broker_ca=tmp_path / "ca.crt", broker_username="student_01",
+                               broker_password="pw-one")
+        deadline = time.monotonic() + 60
+        while not any(t == "$aws/things/student_01/infer" for t, _ in seen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any(t == "$aws/things/student_01/infer" and json.loads(p)["style"] == 2018 for t, p in seen)
+        # another student cannot publish as student_01; the ACL drops it
+        other, _ = _paho(ports[1], "student_02", "pw-two")
+        other.publish("$aws/things/student_01/infer", b'{"forged": true}', qos=1).wait_for_publish(10)
+        other.publish("$aws/things/student_02/infer", b'{"own": true}', qos=1).wait_for_publish(10)
+        deadline = time.monotonic() + 20
+        while not any(p == b'{"own": true}' for _, p in seen) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert any(p == b'{"own": true}' for _, p in seen) and not any(b"forged" in p for _, p in seen)
+        for client in (instructor, other):
+            client.disconnect()
+            client.loop_stop()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -16,6 +16,7 @@ import pytest
 from simulator.config import RunConfig
 from simulator.core import SimulatedDevice
 from simulator.fleet.runner import Fleet, FleetOptions
+from simulator.fleet.watcher import FleetWatcher
 from tests.conftest import ROOT
 from tests.support.needs import unavailable
 
@@ -86,8 +87,8 @@ def test_three_devices_three_things_and_the_second_simulator_on_one_page(classro
     assert '"style": 2018' in tiles["visitor-01"]["result"] and tiles["visitor-01"]["badge"] != "offline"
     # each fleet device says where its own viewer is, and that viewer is that device's
     for device, viewer in zip(fleet.devices, fleet.viewers, strict=True):
-        tile = wait_until(lambda d=device: next(t for t in fleet_api(fleet)["things"] if t["thing"] == d.thing_name
-                                                and t["viewer"]), 20, "viewer URL")
+        tile = wait_until(lambda d=device: next((t for t in fleet_api(fleet)["things"] if t["thing"] == d.thing_name
+                                                 and t["viewer"] and t["expected_fps"]), None), 20, "viewer URL")
         assert tile["viewer"] == f"http://127.0.0.1:{viewer.port}/"
         assert get_json(tile["viewer"] + "api/status")["thing_name"] == device.thing_name
         assert tile["profile"] == "host" and tile["project"] == "style2018"
@@ -167,9 +168,15 @@ def test_stopping_leaves_nothing_running(classroom):
     assert len(lambdas) == 3 and all(psutil.pid_exists(p) for p in lambdas)
     ports = [fleet.server.port, *(v.port for v in fleet.viewers), fleet.devices[0].mqtt_port]
     [fan] = fleet.sources.fanouts.values()
+    outside = FleetWatcher(fleet.devices[0].new_link).start()  # an instructor watching the fleet's broker
+    students = [d.thing_name for d in fleet.devices]
+    wait_until(lambda: {v.thing for v in outside.snapshot().things} >= set(students), 20, "the outside watcher")
     visitor.stop()
     fleet.stop()
     fleet.stop()  # twice is harmless
+    badges = {v.thing: v.badge for v in outside.snapshot().things}
+    outside.stop()
+    assert [badges[t] for t in students] == ["stopped"] * 3, badges  # each said so before it went
     assert fan.clients == 0 and fan._thread is None
     left = wait_until(lambda: not [p for p in psutil.Process().children(recursive=True)
                                    if p.pid not in before and p.is_running() and p.status() != psutil.STATUS_ZOMBIE]

@@ -94,7 +94,10 @@ def test_watcher_keeps_results_events_thumbnails_and_info_per_thing(broker, link
         assert watcher.thumbnail("alpha") == (1, jpeg((0, 0, 255)))
         b = wait_until(lambda: (v := view(watcher, "beta")) and v.viewer and v)
         assert b.lambda_state == "restarting" and b.restarts == 3 and "boom" in b.last_event
-        assert b.badge == "behind" and b.behind and b.profile == "raspberry-pi-4" and b.project == "hotdog"
+        assert b.badge == "lambda" and b.behind and b.profile == "raspberry-pi-4" and b.project == "hotdog"
+        link.publish(status_topic("beta"), json.dumps(started.as_json()))  # it came back: now it is behind
+        b = wait_until(lambda: (v := view(watcher, "beta")) and v.lambda_state == "running" and v)
+        assert b.badge == "behind" and b.restarts == 0
         assert b.viewer == "http://127.0.0.1:8081/" and watcher.thumbnail("beta") is None
         snap = watcher.snapshot()
         assert [v.thing for v in snap.things] == ["alpha", "beta"] and snap.connected

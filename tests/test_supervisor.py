@@ -268,8 +268,8 @@ def test_a_crash_loop_at_import_is_told_once_then_summarised(supervise, caplog):
 def test_a_module_the_device_had_is_named(supervise):
     run = supervise("imports_device_module", crash_loop_after=2)
     failing = wait_until(lambda: run.of(LambdaFailing), what="the diagnosis")[0]
-    assert failing.error == "ModuleNotFoundError: No module named 'DeepLens_Kinesis_Video'"
-    assert "module the DeepLens device had" in failing.hint and "Kinesis Video" in failing.hint
+    assert failing.error == "ModuleNotFoundError: No module named 'awscamdldt'"
+    assert "module the DeepLens device had" in failing.hint and "inference engine" in failing.hint
     assert "pip install" not in failing.hint
 
 

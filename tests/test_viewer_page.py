@@ -44,6 +44,8 @@ def test_page_shows_streams_status_and_messages(browser, run_device, tiny_artifa
                                ".some(d => d.textContent.includes('/infer'))", timeout=30000)
         infer = [t for t in page.locator("#messages div").all_text_contents() if "/infer" in t]
         assert f"$aws/things/{device.thing_name}/infer" in infer[0] and '"style": 2018' in infer[0]
+        # the start-up overlay said what was happening, and goes once the Lambda has run its first inference
+        page.wait_for_function("document.getElementById('overlay').classList.contains('hidden')", timeout=30000)
         status = page.text_content("#status")
         assert "running" in status and f"127.0.0.1:{device.mqtt_port}" in status and "host" in status
         page.screenshot(path=str(tmp_path / "viewer.png"))

@@ -1,1 +1,2 @@
-"""The embedded MQTT 3.1.1 broker (limits, users and roles, bounded per-client queues) and the message log."""
+"""The embedded MQTT broker: amqtt, hardened (limits, users and roles, bounded per-client queues), in a process
+of its own; or a mosquitto child process with the same roles and limits."""

@@ -73,12 +73,16 @@ class Policy:
     def issue_credentials(self, name: str, role: Role = "thing") -> tuple[str, str]:
         """Per-run credentials for ``name`` (a thing name, or a service's name with role ``instructor``); a
         thing named here becomes hosted. Issuing again for the same name gives a new password."""
+        password = generate_password()
+        self.add_issued(name, password, role)
+        return name, password
+
+    def add_issued(self, name: str, password: str, role: Role = "thing") -> None:
+        """Credentials issued elsewhere (by the process that started this broker), as ``issue_credentials``."""
         check_thing(name)
         if role == "thing":
             self.hosted.add(name)
-        password = generate_password()
         self._issued[name] = (password, role)
-        return name, password
 
     def issued(self) -> dict[str, tuple[str, Role]]:
         return dict(self._issued)

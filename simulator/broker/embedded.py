@@ -1,4 +1,5 @@
-"""The embedded MQTT broker: MQTT 3.1.1 on an event loop in a thread of the core process, bound to 127.0.0.1.
+"""The embedded MQTT broker: amqtt, hardened (hardened.py), in a child process of its own (process.py; on uvloop
+when installed), bound to 127.0.0.1 by default.
 
     broker = EmbeddedBroker.from_settings(BrokerSettings(port=0), hosted_things=["deeplens_x"]).start()
     user, password = broker.issue_credentials("deeplens_x")   # for the core's and the Lambda's connections
@@ -7,76 +8,28 @@
 
 ``EmbeddedBroker(host, port)`` is the same with default settings. Its limits, the roles of its users and how it
 treats AWS IoT Core's ``$aws/`` topics are in settings.py and acl.py. With ``impl="mosquitto"`` the same roles and
-limits are given to a mosquitto child process instead (mosquitto.py).
+limits are given to a mosquitto child process instead (mosquitto.py). Where a child process cannot inherit the
+listening sockets (Windows) amqtt runs in a thread of this process (loop.BrokerThread).
 """
 
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
 import sys
 from collections.abc import Iterable
 from typing import Any
 
-from simulator.aio_thread import LoopThread, listen_socket
 from simulator.broker.acl import Policy
-from simulator.broker.passwords import PasswordFile, Role
-from simulator.broker.server import BrokerCore
+from simulator.broker.loop import BrokerThread
+from simulator.broker.passwords import Role
+from simulator.broker.process import BrokerProcess
 from simulator.broker.settings import BrokerSettings
+from simulator.broker.startup import check_settings, check_tls, fit_connections, listen
 from simulator.broker.stats import BrokerStats
-from simulator.errors import ConfigError
+
+__all__ = ["EmbeddedBroker", "fit_connections"]
 
 log = logging.getLogger(__name__)
-
-PORT_HINT = ("stop the other broker, or choose another port with --mqtt-port (0 picks a free one), "
-             "or use it with --broker")
-FD_RESERVE = 256  # file descriptors kept for everything else in the process (viewer, camera, files)
-
-
-def check_settings(settings: BrokerSettings) -> PasswordFile | None:
-    """The password file, if any; a ConfigError for a setting the broker cannot start with."""
-    if settings.password_file is None:
-        if not settings.loopback:
-            raise ConfigError(f"the MQTT broker would listen on {settings.host} without a password file",
-                              hint="create one with 'python main.py users add NAME' and give it to the broker, "
-                                   "or listen on 127.0.0.1 only")
-        return None
-    return PasswordFile.load(settings.password_file)
-
-
-def tls_context(settings: BrokerSettings) -> ssl.SSLContext | None:
-    if settings.tls_cert is None or settings.tls_key is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
-    except (OSError, ssl.SSLError) as exc:
-        raise ConfigError(f"cannot load the broker's TLS certificate {settings.tls_cert} / key {settings.tls_key}: "
-                          f"{exc}", hint="give a PEM certificate and its private key") from None
-    return context
-
-
-def fit_connections(wanted: int) -> int:
-    """Raise the open-files limit to fit ``wanted`` connections (up to the hard limit); what fits."""
-    if sys.platform == "win32":
-        return wanted
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    need = wanted + FD_RESERVE
-    if soft != resource.RLIM_INFINITY and soft < need:
-        target = need if hard == resource.RLIM_INFINITY else min(need, hard)
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError):
-            pass
-    if soft != resource.RLIM_INFINITY and soft < need:
-        fitted = max(16, soft - FD_RESERVE)
-        log.warning("MQTT broker: max_connections lowered from %d to %d (open-files limit %d)", wanted, fitted, soft)
-        return fitted
-    return wanted
 
 
 class EmbeddedBroker:
@@ -87,58 +40,63 @@ class EmbeddedBroker:
         self.port: int = self.settings.port or 0
         self.tls_port: int | None = None
         self.policy = Policy(check_settings(self.settings), tuple(hosted_things))
-        self._core: BrokerCore | None = None
+        self._process: BrokerProcess | None = None  # amqtt's child process
+        self._thread: BrokerThread | None = None  # amqtt in a thread, where there is no child process
+        self._broker: Any = None  # the HardenedBroker of the thread
         self._child: Any = None  # the mosquitto child process, for impl="mosquitto"
-        self._loop = LoopThread("mqtt-broker")
 
     @classmethod
     def from_settings(cls, settings: BrokerSettings, hosted_things: Iterable[str] = ()) -> EmbeddedBroker:
         return cls(settings=settings, hosted_things=hosted_things)
 
-    def start(self, timeout: float = 10.0) -> EmbeddedBroker:
+    def start(self, timeout: float = 10.0, wait: bool = True) -> EmbeddedBroker:
+        """Listen and start serving. With ``wait=False`` amqtt's child process may still be starting when this
+        returns (clients can connect already: their connections wait in the listening socket's backlog); call
+        :meth:`wait_ready` to know it serves. Credentials issued before ``start`` go to the child with its
+        configuration."""
         if self.settings.impl == "mosquitto":
             from simulator.broker.mosquitto import MosquittoBroker
 
             self._child = MosquittoBroker(self.settings, self.policy).start(timeout)
             self.port, self.tls_port = self._child.port, self._child.tls_port
             return self
-        settings = self.settings.model_copy(update={"max_connections": fit_connections(self.settings.max_connections)})
-        context = tls_context(settings)
-        sockets: list[tuple[socket.socket, ssl.SSLContext | None]] = []
-        try:
-            if settings.port is not None:
-                sockets.append((listen_socket(settings.host, settings.port, "MQTT", PORT_HINT), None))
-            if settings.tls_port is not None:
-                sockets.append((listen_socket(settings.host, settings.tls_port, "MQTT over TLS", PORT_HINT), context))
-        except BaseException:
-            for sock, _ in sockets:
-                sock.close()
-            raise
-        ports = [int(sock.getsockname()[1]) for sock, _ in sockets]
-        if settings.port is not None:
+        check_tls(self.settings)
+        sockets = listen(self.settings)
+        ports = [int(sock.getsockname()[1]) for sock in sockets.values()]
+        if self.settings.port is not None:
             self.port = ports[0]
-        if settings.tls_port is not None:
+        if self.settings.tls_port is not None:
             self.tls_port = ports[-1]
-        core = self._core = BrokerCore(settings, self.policy)
-
-        async def boot() -> None:
-            for sock, tls in sockets:
-                await core.serve(sock, tls)
-
-        self._loop.start(boot(), timeout)
-        where = ", ".join(f"{self.host}:{port}{' (TLS)' if tls else ''}"
-                          for port, (_, tls) in zip(ports, sockets, strict=True))
-        log.info("MQTT broker listening on %s (%s)", where,
+        if sys.platform == "win32":
+            settings = self.settings.model_copy(update={"max_connections": fit_connections(
+                self.settings.max_connections)})
+            self._thread = BrokerThread("mqtt-broker")
+            self._broker = self._thread.start(settings, self.policy, sockets, timeout)
+            where = "a thread"
+        else:
+            self._process = BrokerProcess().start(self.settings, self.policy, sockets, timeout, wait=wait)
+            where = f"process {self._process.pid}" + (f", {self._process.info.get('loop')}" if wait else "")
+        log.info("MQTT broker (amqtt, %s) listening on %s (%s)", where,
+                 ", ".join(f"{self.host}:{port}" for port in ports) + (" (the last over TLS)" if self.tls_port else ""),
                  "password file" if self.policy.passwords is not None else "anonymous clients on loopback")
+        return self
+
+    def wait_ready(self) -> EmbeddedBroker:
+        """Return once the broker serves (at once unless ``start(wait=False)``); raises if it failed to start."""
+        if self._process is not None:
+            self._process.wait_ready()
         return self
 
     def stop(self) -> None:
         if self._child is not None:
             child, self._child = self._child, None
             child.stop()
-            return
-        core, self._core = self._core, None
-        self._loop.stop(core.close() if core is not None else None)
+        if self._process is not None:
+            process, self._process = self._process, None
+            process.stop()
+        if self._thread is not None:
+            thread, self._thread, self._broker = self._thread, None, None
+            thread.stop()
 
     # -- users and things -----------------------------------------------------------------------------------
     def issue_credentials(self, name: str, role: Role = "thing") -> tuple[str, str]:
@@ -148,6 +106,8 @@ class EmbeddedBroker:
         credentials = self.policy.issue_credentials(name, role)
         if self._child is not None:
             self._child.reload()
+        if self._process is not None:
+            self._process.issue(name, role, credentials[1])
         return credentials
 
     def host_thing(self, thing: str) -> None:
@@ -155,9 +115,13 @@ class EmbeddedBroker:
         self.policy.host_thing(thing)
         if self._child is not None:
             self._child.reload()
+        if self._process is not None:
+            self._process.host(thing)
 
     def stats(self) -> BrokerStats:
         if self._child is not None:
             return self._child.stats()
-        core = self._core
-        return core.stats() if core is not None else BrokerStats(impl=self.settings.impl)
+        if self._process is not None:
+            return self._process.stats()
+        broker = self._broker
+        return broker.stats() if broker is not None else BrokerStats(impl=self.settings.impl)

@@ -4,10 +4,10 @@ The configuration, a password file (the user file's hashes plus the per-run cred
 are generated in a private temporary folder; issuing credentials or hosting a thing rewrites them and reloads
 mosquitto (SIGHUP). The ACL file holds the roles of acl.py: every user writes ``$aws/things/%u/#`` and
 ``deeplens/%u/#`` (``pattern`` lines) and reads all things' topics; instructors read and write everything;
-anonymous clients read everything and publish nothing (stricter than the builtin broker, which lets them publish
+anonymous clients read everything and publish nothing (stricter than the amqtt broker, which lets them publish
 outside the hosted things' topics: mosquitto's ``topic deny`` would stop them reading those topics too).
 
-Differences from the builtin broker: mosquitto's packet limit covers the whole packet (``max_packet_bytes`` plus
+Differences from the amqtt broker: mosquitto's packet limit covers the whole packet (``max_packet_bytes`` plus
 room for the topic); it answers a refused subscription with success and then delivers nothing; it drops (rather
 than disconnects for) a full QoS 1 queue; and it closes a socket without CONNECT on its own schedule.
 ``stats()`` reads mosquitto's log and its ``$SYS/broker/clients/connected`` topic.
@@ -52,7 +52,7 @@ def find_mosquitto() -> str:
     found = shutil.which("mosquitto") or next((p for p in MOSQUITTO if os.path.exists(p)), None)
     if found is None:
         raise ConfigError("the MQTT broker implementation 'mosquitto' is not installed",
-                          hint="install it (Debian: apt-get install mosquitto) or use the builtin broker")
+                          hint="install it (Debian: apt-get install mosquitto) or use the default broker (amqtt)")
     return found
 
 
@@ -76,7 +76,7 @@ def passwd_text(policy: Policy) -> str:
     for name, (password, _) in policy.issued().items():
         if ":" in name:
             raise ConfigError(f"thing name {name!r} cannot be a mosquitto user (':' ends a user name there)",
-                              hint="use a thing name without ':' with impl='mosquitto', or the builtin broker")
+                              hint="use a thing name without ':' with impl='mosquitto', or the default broker (amqtt)")
         hashes[name] = hash_password(password, iterations=101)
     return "".join(f"{name}:{h}\n" for name, h in hashes.items())
 

@@ -7,20 +7,23 @@ Limits and faults (each one is a ``BrokerSettings`` field; the defaults are what
   the topic) is refused as soon as the header arrives, before any of it is buffered.
 - ``connect_timeout`` = 5 s: a socket that has not completed its CONNECT by then (silent, or half a packet) is
   closed.
-- ``max_connections`` = 1000: sockets beyond it are closed as soon as they are accepted. At start the broker raises
-  its open-files limit (soft towards hard) to fit them, or lowers the limit to what fits, so file descriptors never
-  run out for the rest of the process (the web viewer keeps working). A TLS handshake must also finish within
-  ``connect_timeout``.
+- ``max_connections`` = 1000: sockets beyond it are closed as soon as they are accepted. At start the broker's
+  process raises its open-files limit (soft towards hard) to fit them, or lowers max_connections to what fits.
+  The broker runs in a process of its own, so its sockets never take the simulator's file descriptors (the web
+  viewer keeps working). A TLS handshake must also finish within ``connect_timeout``.
 - Keep-alive: a client silent for 1.5 × its keep-alive (MQTT 3.1.1 §3.1.2.10) is disconnected and its will sent.
 - ``max_inflight_per_client`` = 100 QoS 1 messages sent and not yet acknowledged (as AWS IoT Core); more wait in
   the client's queue.
 - ``max_queued_per_client`` = 5000 messages and ``max_queued_bytes_per_client`` = 8 MiB waiting for one client
   that does not read fast enough: past either bound its QoS 0 messages are dropped (counted) and a QoS 1 message
-  disconnects it (a slow consumer). Other subscribers are never held up by it.
+  disconnects it (a slow consumer). Other subscribers are never held up by it. A publisher that never reads its
+  acknowledgements is not read from once 1 MiB of them wait for it.
 - ``session_expiry`` = 3600 s: a persistent session (clean session = 0) left without a connection is forgotten
   after this; while it waits, its QoS 1 messages are kept up to the same queue bounds.
 - ``max_retained`` = 10000 retained topics; a new retained topic beyond it is not kept (counted as a drop).
-- QoS 2 is accepted from publishers (the full handshake) and delivered at QoS 1 at most, as AWS IoT Core does.
+- QoS 2 is accepted from publishers (the full handshake; at most ``max_inflight_per_client`` of a client's QoS 2
+  messages may await their PUBREL, past that it is disconnected) and delivered at QoS 1 at most, as AWS IoT Core
+  does. A message reaches each subscriber once, at the lower of its publish QoS and the subscription's.
 - Client-id takeover: a CONNECT with the client id of a connected client disconnects the older connection
   (MQTT 3.1.1 §3.1.4) and sends its will.
 - Refusals: a publish that the client may not make (see simulator/broker/acl.py), to a ``$`` topic other than
@@ -31,8 +34,9 @@ Limits and faults (each one is a ``BrokerSettings`` field; the defaults are what
 
 ``password_file`` holds mosquitto ``$7$`` PBKDF2-SHA512 hashes (see simulator/broker/passwords.py), so the same file
 works with a mosquitto broker. Without it, the broker must listen on loopback only (a ``ConfigError`` otherwise).
-``impl`` chooses the broker: ``builtin`` (this package, always available) or ``mosquitto`` (a mosquitto child
-process with a generated configuration, when ``/usr/sbin/mosquitto`` is installed).
+``impl`` chooses the broker: ``amqtt`` (amqtt, hardened by this package: always available, the default) or
+``mosquitto`` (a mosquitto child process with a generated configuration, when ``/usr/sbin/mosquitto`` is installed;
+the choice for a large classroom on one machine, see bench/broker_capacity.py).
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ class BrokerSettings(BaseModel):
     session_expiry: float = Field(3600.0, gt=0)
     max_retained: int = Field(10000, ge=0)
     log_interval: float = Field(60.0, gt=0)
-    impl: Literal["builtin", "mosquitto"] = "builtin"
+    impl: Literal["amqtt", "mosquitto"] = "amqtt"
 
     @model_validator(mode="after")
     def _listeners(self) -> BrokerSettings:

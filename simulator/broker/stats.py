@@ -12,7 +12,7 @@ class BrokerStats(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    impl: str = Field(description="builtin or mosquitto")
+    impl: str = Field(description="amqtt or mosquitto")
     connections: int = Field(0, description="sockets open now (connected clients and those still connecting)")
     clients: int = Field(0, description="clients connected now (CONNECT accepted)")
     accepted: int = Field(0, description="connections accepted (CONNACK 0) since start")

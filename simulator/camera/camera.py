@@ -1,9 +1,15 @@
 """The always-running camera: source → the profile's camera format → the latest-frame slot.
 
 It runs in a thread of the core process. Playback of files follows their own frame rate (falling behind skips
-frames rather than queueing them); the profile's fps caps the rate frames are published at. A source that stops
+frames rather than queueing them); the profile's fps caps the rate frames are taken at. A source that stops
 delivering is reopened with backoff for as long as the run lasts, and ``stats.state`` says so meanwhile; the frame
 rate is measured over the last second, so it falls to 0 while no frame arrives.
+
+Every frame is taken at the camera's rate, but only those someone will read are converted to the profile's format
+and published: the readers' notes in the slot (the Lambda's ``getLastFrame``) and reads of ``latest`` in this
+process say when each reader is expected back (see ``simulator.ipc.frames``). With no reader, or one that reads
+faster than the camera delivers, that is every frame. A file's frame that is passed over is only decoded (to keep
+its place), never converted to BGR or copied.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import numpy as np
 from simulator.camera.base import Source
 from simulator.camera.live import describe
 from simulator.errors import SourceError
-from simulator.ipc.frames import Frame, FrameSlot
+from simulator.ipc.frames import Frame, FrameSlot, ReadClock
 from simulator.profiles.schema import CameraSpec
 
 log = logging.getLogger(__name__)
@@ -46,13 +52,14 @@ def fit_to_format(image: np.ndarray, width: int | None, height: int | None) -> n
 class CameraStats:
     """What the camera is doing, as of the moment ``Camera.stats`` was read."""
 
-    fps: float = 0.0  # frames published over the last second (0 once none came for a second)
-    frames: int = 0  # frames published since the start
+    fps: float = 0.0  # frames taken over the last second (0 once none came for a second)
+    frames: int = 0  # frames taken since the start (published, or passed over: no reader was expected)
     dropped: int = 0  # source frames skipped (playback behind, or the profile's camera is slower)
     reconnects: int = 0  # times the source was reopened after it stopped delivering
     error: str | None = None  # why the source is not delivering right now
     state: str = "starting"  # starting | running | reconnecting (attempt N, last error: …) | stopped | failed: …
     skipped: int = 0  # unreadable entries passed over (image folders)
+    published: int = 0  # frames converted and put into the slot (the rest of ``frames`` nobody was to read)
 
 
 class FrameRate:
@@ -90,8 +97,11 @@ class Camera:
         self.source, self.spec, self.slot_path = source, spec, Path(slot_path)
         self.realtime = realtime
         self.slot: FrameSlot | None = None
-        self.latest: Frame | None = None
-        self._frames = self._dropped = self._reconnects = 0
+        self._latest: Frame | None = None
+        self._local_reads = ReadClock()  # reads of ``latest`` in this process (viewers, thumbnails)
+        self._frames = self._dropped = self._reconnects = self._published = 0
+        self._interval = 1 / 30  # seconds between frames taken (measured as they come)
+        self._last_took = 0.0
         self._error: str | None = None
         self._state = "starting"
         self._rate = FrameRate()
@@ -102,7 +112,13 @@ class Camera:
     def stats(self) -> CameraStats:
         return CameraStats(fps=self._rate.rate(), frames=self._frames, dropped=self._dropped,
                            reconnects=self._reconnects, error=self._error, state=self._state,
-                           skipped=self.source.skipped)
+                           skipped=self.source.skipped, published=self._published)
+
+    @property
+    def latest(self) -> Frame | None:
+        """The newest frame published (read by the viewers of this process; each read counts as a reader's)."""
+        self._local_reads.tick()
+        return self._latest
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -142,9 +158,30 @@ class Camera:
             image = fit_to_format(image, *self._size)
         ts = time.time_ns()
         index = self.slot.write(image, ts)
-        self.latest = Frame(image, ts, index)
+        self._latest = Frame(image, ts, index)
+        self._published += 1
+        self._took()
+
+    def _took(self) -> None:
+        now = time.monotonic()
+        if self._frames:
+            self._interval += (min(now - self._last_took, 1.0) - self._interval) / 8
+        self._last_took = now
         self._frames += 1
-        self._rate.tick()
+        self._rate.tick(now)
+
+    def _wanted(self) -> bool:
+        """Will a reader read the frame taken now (before the next one replaces it)?"""
+        assert self.slot is not None
+        rate = self._target_rate()
+        local = self._local_reads.note()
+        return self.slot.wanted(1.0 / rate if rate else self._interval, [local] if local.read_ns else [])
+
+    def _pass(self) -> None:
+        """A frame taken that no reader was expected for: nothing made of it."""
+        assert self.slot is not None
+        self.slot.pass_frame()
+        self._took()
 
     def _run(self) -> None:
         try:
@@ -184,6 +221,18 @@ class Camera:
                     self._dropped += 1
                     n_src += 1
                     due = t0 + n_src / src_fps
+            if not self.source.live:  # decide before decoding: a frame nobody takes or reads is only skipped
+                now = time.monotonic()
+                taken = not cap_fps or now >= next_pub
+                if not taken or not self._wanted():
+                    self.source.skip()
+                    n_src += 1
+                    if taken:
+                        next_pub = max(next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps) if cap_fps else next_pub
+                        self._pass()
+                    else:
+                        self._dropped += 1  # the profile's camera is slower than the source
+                    continue
             image, why = self._read()
             n_src += 1
             if image is None:
@@ -198,6 +247,9 @@ class Camera:
                     self._dropped += 1  # the profile's camera is slower than the source
                     continue
                 next_pub = max(next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps)
+            if self.source.live and not self._wanted():
+                self._pass()  # a live source's frame is read to keep up with it; nobody will read this one
+                continue
             self._publish(fit_to_format(image, *self._size))
 
     def _recover(self, reason: str) -> None:

@@ -15,14 +15,14 @@ from simulator import __version__
 from simulator.cli.args import CliExit, CliParser, UsageError
 from simulator.errors import SimulatorError
 
-SUBCOMMANDS = ("models", "bench", "projects", "lambda", "service")
+SUBCOMMANDS = ("models", "bench", "projects", "lambda", "service", "users", "fleet")
 SUBCOMMAND_MODULES = {"lambda": "lambda_cmd"}  # "lambda" is a keyword: its module has another name
 
 
 def _run_parser() -> argparse.ArgumentParser:
     p = CliParser(prog="main.py", description="Run AWS DeepLens Lambdas unmodified on any camera.",
                                 epilog="other commands: main.py models --help | bench --help | projects --help | "
-                                       "lambda --help | service --help")
+                                       "lambda --help | users --help | fleet --help | service --help")
     p.add_argument("--headless", action="store_true", help="no window: serve the web viewer instead")
     p.add_argument("--project", metavar="NAME|DIR|FILE.py", help="sample project name, project folder or Lambda file")
     p.add_argument("--source", metavar="SPEC",
@@ -31,11 +31,27 @@ def _run_parser() -> argparse.ArgumentParser:
                         "(default: webcam 0 if present, else the Pi camera, else the bundled demo clip)")
     p.add_argument("--profile", metavar="NAME|FILE.yaml",
                    help="hardware profile (default: raspberry-pi-4/-5 on those boards, else host)")
+    p.add_argument("--listen", default="127.0.0.1", metavar="ADDR",
+                   help="address the broker and the viewer listen on (default 127.0.0.1; 0.0.0.0: every interface, "
+                        "with broker credentials and a viewer token required)")
     p.add_argument("--mqtt-port", type=int, default=1883, metavar="N", help="embedded broker port (0 = any free)")
+    p.add_argument("--password-file", type=Path, metavar="FILE",
+                   help="the broker's users (python main.py users add NAME); beyond loopback one is made if absent")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="certificate for MQTT over TLS (8883) and HTTPS")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="its private key")
+    p.add_argument("--mqtt-tls-port", type=int, default=8883, metavar="N", help="MQTT over TLS port (default 8883)")
+    p.add_argument("--broker-impl", choices=["amqtt", "mosquitto"], default="amqtt",
+                   help="the embedded broker: amqtt (default, nothing to install) or a mosquitto child process "
+                        "(apt-get install mosquitto; for classrooms)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="another host name the viewer answers for (e.g. behind a reverse proxy)")
     p.add_argument("--broker", metavar="HOST:PORT", help="use an external MQTT broker instead of the embedded one")
     p.add_argument("--broker-ca", type=Path, metavar="FILE", help="CA certificate for a TLS broker (AWS IoT Core)")
     p.add_argument("--broker-cert", type=Path, metavar="FILE", help="client certificate for a TLS broker")
     p.add_argument("--broker-key", type=Path, metavar="FILE", help="client private key for a TLS broker")
+    p.add_argument("--broker-username", metavar="NAME", help="user name on the external broker (a classroom's)")
+    p.add_argument("--broker-password", metavar="PASSWORD",
+                   help="its password (or set DEEPLENS_SIM_BROKER_PASSWORD, which keeps it out of the process list)")
     p.add_argument("--http-port", type=int, default=8080, metavar="N", help="web viewer port (0 = any free)")
     p.add_argument("--thing-name", metavar="NAME", help="AWS_IOT_THING_NAME (default: deeplens_<uuid>, stable)")
     p.add_argument("--artifacts", type=Path, metavar="DIR", help="stands in for /opt/awscam/artifacts")
@@ -52,6 +68,8 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-limit", type=float, metavar="MB",
                    help="kill and restart a Lambda whose processes use more (default: the project's, else half "
                         "the profile's memory)")
+    p.add_argument("--no-thumbnail", action="store_true",
+                   help="publish no thumbnail on deeplens/<thing>/thumbnail (the instructor's fleet page shows it)")
     p.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this many seconds")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--version", action="version", version=f"deeplens-simulator {__version__}")
@@ -66,38 +84,19 @@ def _sub_parser() -> argparse.ArgumentParser:
     return p
 
 
-class OncePerMinute(logging.Filter):
-    """Library chatter: no tracebacks (unless DEBUG), and the same message at most once a minute.
-
-    amqtt logs every QoS 1 acknowledgement that a stalled subscriber never sends with a full traceback; a
-    Lambda publishing fast to such a subscriber would otherwise flood the terminal."""
-
-    def __init__(self, prefixes: tuple[str, ...]) -> None:
-        super().__init__()
-        self._prefixes = prefixes
-        self._seen: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not record.name.startswith(self._prefixes):
-            return True
-        record.exc_info, record.exc_text = None, None
-        key = f"{record.name}:{record.msg}"
-        now = record.created
-        if now - self._seen.get(key, -1e9) < 60:
-            return False
-        self._seen[key] = now
-        return True
-
-
 def _setup_logging(level: str) -> None:
+    """Library chatter (the broker's, asyncio's, aiohttp's) is rate-limited by its template: the same kind of line
+    at most once a minute, with a count of those held back, and no tracebacks unless at DEBUG."""
+    from simulator.broker.logfilter import RateLimitFilter
+
     logging.basicConfig(level=getattr(logging, level), stream=sys.stderr,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    noisy = ("amqtt", "transitions", "aiohttp.access")
+    noisy = ("amqtt", "transitions", "asyncio", "aiohttp")
     for name in noisy:
         logging.getLogger(name).setLevel(logging.WARNING if level != "DEBUG" else logging.INFO)
     if level != "DEBUG":
         for handler in logging.getLogger().handlers:  # a logger's own filter would miss its children's records
-            handler.addFilter(OncePerMinute(noisy))
+            handler.addFilter(RateLimitFilter(noisy, interval=60))
 
 
 def main(argv: list[str]) -> int:
@@ -139,7 +138,12 @@ def _main(argv: list[str]) -> int:
                                broker_cert=args.broker_cert, broker_key=args.broker_key, http_port=args.http_port,
                                thing_name=args.thing_name, artifacts=args.artifacts, env=parse_env(args.env),
                                rules=args.rules, cloud=args.cloud, cloud_port=args.cloud_port,
-                               memory_limit_mb=args.memory_limit)
+                               memory_limit_mb=args.memory_limit, mqtt_host=args.listen, http_host=args.listen,
+                               password_file=args.password_file, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                               mqtt_tls_port=args.mqtt_tls_port, broker_impl=args.broker_impl,
+                               allow_hosts=args.allow_host, broker_username=args.broker_username,
+                               broker_password=args.broker_password or os.environ.get("DEEPLENS_SIM_BROKER_PASSWORD"),
+                               thumbnail=not args.no_thumbnail)
         except ValidationError as exc:
             raise config_error(exc) from None
         if not args.headless:

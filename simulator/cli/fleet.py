@@ -54,9 +54,12 @@ def add_parser(subparsers) -> None:
                    help="an environment variable for every Lambda (repeatable)")
     p.add_argument("--http-port", type=int, default=8080, metavar="N",
                    help="the fleet page's port; device i's viewer is on N+i (default 8080; 0 picks free ones)")
-    p.add_argument("--http-host", default="127.0.0.1", metavar="ADDRESS",
-                   help="where the viewers listen (default 127.0.0.1; beyond loopback the printed URLs carry the "
-                        "access token)")
+    p.add_argument("--listen", default="127.0.0.1", metavar="ADDR",
+                   help="where the fleet's broker and viewers listen (default 127.0.0.1; 0.0.0.0: every interface, "
+                        "with broker credentials and a viewer token required: the printed URLs carry the token)")
+    p.add_argument("--password-file", type=Path, metavar="FILE",
+                   help="the fleet broker's users (python main.py users add NAME); beyond loopback one is made if "
+                        "absent")
     p.add_argument("--mqtt-port", type=int, default=1883, metavar="N", help="the shared broker's port (0 = any)")
     p.add_argument("--no-thumbnail", action="store_true", help="publish no thumbnails")
     p.add_argument("--baseline-seconds", type=float, default=5.0, metavar="S",
@@ -105,6 +108,9 @@ def run(args: argparse.Namespace) -> int:
     """Run the fleet (or watch a broker) until Ctrl-C or ``--duration``; errors raise SimulatorError."""
     logging.getLogger().setLevel(getattr(logging, args.log_level))
     if args.watch is not None:
+        if args.password_file is not None:
+            raise SimulatorError("--password-file is for the broker of a fleet (--devices N)",
+                                 hint="with --watch, give the watched broker's --username")
         return _watch(args)
     if any((args.broker_ca, args.broker_cert, args.broker_key, args.username)):
         raise SimulatorError("--broker-ca/--broker-cert/--broker-key/--username are for --watch",
@@ -137,7 +143,7 @@ def _watch(args: argparse.Namespace) -> int:
     watcher = FleetWatcher(host=host, port=port, tls=tls, username=args.username, password=password).start()
     server = None
     try:
-        server = FleetServer(watcher, args.http_host, args.http_port).start()
+        server = FleetServer(watcher, args.listen, args.http_port).start()
         _say(f"DeepLens fleet: watching {host}:{port}")
         _say(f"  fleet page: {server.url}")
         with until:
@@ -162,7 +168,8 @@ def _fleet(args: argparse.Namespace) -> int:
 
     options = check_options(
         devices=args.devices, sources=args.source, project=args.project, profile=args.profile,
-        thing_prefix=args.thing_prefix, artifacts=args.artifacts, http_host=args.http_host, http_port=args.http_port,
+        thing_prefix=args.thing_prefix, artifacts=args.artifacts, listen=args.listen,
+        password_file=args.password_file, http_port=args.http_port,
         mqtt_port=args.mqtt_port, thumbnails=not args.no_thumbnail, baseline_seconds=args.baseline_seconds,
         env=parse_env(args.env))
     until = _Until(args.duration)
@@ -173,8 +180,12 @@ def _fleet(args: argparse.Namespace) -> int:
         first = fleet.devices[0]
         assert fleet.server is not None
         _say(f"  fleet page: {fleet.server.url}")
-        _say(f"  MQTT:       {first.mqtt_host}:{first.mqtt_port} (students: --broker {first.mqtt_host}:"
-             f"{first.mqtt_port})")
+        if first.mqtt_host in ("0.0.0.0", "::", ""):
+            _say(f"  MQTT:       {first.mqtt_host}:{first.mqtt_port} (students: --broker <this machine's address>:"
+                 f"{first.mqtt_port} --broker-username NAME; add users with: python main.py users add NAME)")
+        else:
+            _say(f"  MQTT:       {first.mqtt_host}:{first.mqtt_port} (students: --broker {first.mqtt_host}:"
+                 f"{first.mqtt_port})")
         for s in fleet.sources.fanouts.values():
             _say(f"  source {s.description}: one decoder for {s.clients} device(s)")
         with until:

@@ -21,6 +21,7 @@ _slot: FrameSlot | None = None
 _last_index = 0  # index of the last frame returned
 _stale = 0
 _lock = threading.Lock()
+NEXT_FRAME_WAIT = 0.5  # s: the longest getLastFrame waits for a frame the camera passed over when it came early
 
 
 class Runtime:
@@ -29,19 +30,21 @@ class Runtime:
 
 
 def getLastFrame():  # noqa: N802 - the device's name
-    """``(ret, frame)``: the newest camera frame (BGR uint8, the profile's format). Never blocks.
+    """``(ret, frame)``: the newest camera frame (BGR uint8, the profile's format), the Lambda's own copy.
 
-    If no new frame arrived since the last call, the same frame comes back and this is counted
-    (``stale_frames`` in the status) and logged, rather than passed off as new.
+    It does not wait for a new frame: if none arrived since the last call, the same frame comes back and this is
+    counted (``stale_frames`` in the status) and logged, rather than passed off as new. (The camera makes only
+    the frames a reader is expected to read; when this call comes sooner than expected, it waits for the camera's
+    next frame, at most one frame interval, rather than return the frame it already returned.)
     """
     global _slot, _last_index, _stale
     with _lock:
         if _slot is None:
             _slot = FrameSlot.attach(context.current().frames_path)
-        frame = _slot.read()
+        frame = _slot.read(seen=_last_index or None, wait=NEXT_FRAME_WAIT)
         deadline = time.monotonic() + 1.0
         while frame is None and _last_index and time.monotonic() < deadline:
-            frame = _slot.read()  # a read that kept racing the camera's writes: try again, briefly
+            frame = _slot.reread()  # a read that kept racing the camera's writes: try again, briefly
         if frame is None:
             return False, None
         if frame.index == _last_index:

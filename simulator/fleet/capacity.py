@@ -78,8 +78,15 @@ class CapacityReport(BaseModel):
                "inferences/s in all"
         if self.behind == 0 and self.judged == self.devices:
             return f"{text}; this machine sustains all {self.devices} at their profile's rate"
-        return (f"{text}; this machine sustains about {self.sustained} device(s) at their profile's rate "
-                f"({self.full_rate_devices:.1f} device-equivalents)")
+        return f"{text}; {sustains(self.sustained, self.full_rate_devices)}"
+
+
+def sustains(sustained: int | None, full_rate_devices: float) -> str:
+    """How many devices at full rate, in words."""
+    if not sustained:
+        return f"this machine does not sustain even one device at its profile's rate ({full_rate_devices:.1f})"
+    return (f"this machine sustains about {sustained} device(s) at their profile's rate "
+            f"({full_rate_devices:.1f} device-equivalents)")
 
 
 def report(rates: Iterable[DeviceRate]) -> CapacityReport:

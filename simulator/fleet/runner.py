@@ -5,7 +5,8 @@
     fleet.stop()
 
 Each device has its own thing name (``<prefix>-01`` …), camera, Lambda process and project stream. They share
-one broker — the first device's embedded one; the others connect to it as to any external broker — and the
+one broker — the first device's embedded one; the others connect to it as to any external broker, each with
+credentials that broker issues for its thing — and the
 devices that play the same source share one decoder (``shared_source``). Each device has its own web viewer on a
 port of its own (``--http-port`` + 1, + 2 …; the device page addresses its streams from the root of its
 origin); the fleet's page ``/fleet`` is on ``--http-port``. Every device publishes a thumbnail a second and its
@@ -26,13 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from simulator.config import RunConfig, check_thing_name, config_error
 from simulator.core import SimulatedDevice
-from simulator.errors import ConfigError
+from simulator.errors import ConfigError, SimulatorError
 from simulator.fleet.capacity import CapacityReport, device_rate, measure_baseline, paced_rate, report
 from simulator.fleet.device import new_device
 from simulator.fleet.info import InfoPublisher
 from simulator.fleet.server import FleetServer
 from simulator.fleet.shared_source import SharedSources
-from simulator.fleet.thumbnail import ThumbnailPublisher, device_frames
 from simulator.fleet.watcher import FleetWatcher
 from simulator.projects import resolve_project
 from simulator.status import DeviceStatus
@@ -53,7 +53,8 @@ class FleetOptions(BaseModel):
     profile: str = "host"
     thing_prefix: str = "student"
     artifacts: Path | None = None
-    http_host: str = "127.0.0.1"
+    listen: str = "127.0.0.1"  # where the broker and the viewers listen (beyond loopback: passwords and tokens)
+    password_file: Path | None = None  # the broker's users (beyond loopback one is made if absent)
     http_port: int = Field(default=8080, ge=0, le=65535 - MAX_DEVICES)
     mqtt_port: int = Field(default=1883, ge=0, le=65535)
     thumbnails: bool = True
@@ -78,6 +79,7 @@ class Fleet:
         self.say = say  # progress, for people
         self.devices: list[SimulatedDevice] = []
         self.viewers: list[ViewerServer] = []
+        self.infos: list[InfoPublisher] = []  # each device's deeplens/<thing>/info
         self.sources = SharedSources()
         self.watcher: FleetWatcher | None = None
         self.server: FleetServer | None = None
@@ -113,12 +115,17 @@ class Fleet:
 
     def _config(self, index: int) -> RunConfig:
         o = self.options
-        broker = None if index == 0 else f"127.0.0.1:{self.devices[0].mqtt_port}"
-        settings = {"project": o.project, "profile": o.profile, "thing_name": o.thing_name(index),
-                    "artifacts": o.artifacts, "mqtt_port": o.mqtt_port if index == 0 else 1883, "broker": broker,
-                    "http_host": o.http_host, "http_port": 0, "env": o.env}
-        if "thumbnail" in RunConfig.model_fields:  # the core publishes thumbnails itself
-            settings["thumbnail"] = o.thumbnails
+        thing = o.thing_name(index)
+        settings = {"project": o.project, "profile": o.profile, "thing_name": thing, "artifacts": o.artifacts,
+                    "http_host": o.listen, "http_port": 0, "env": o.env}
+        if index == 0:  # the broker of the fleet
+            settings.update(mqtt_host=o.listen, mqtt_port=o.mqtt_port, password_file=o.password_file)
+        else:  # the first device's broker, as a thing of its own (credentials it issues)
+            first = self.devices[0]
+            settings["broker"] = f"{first.connect_host}:{first.mqtt_port}"
+            if first.broker is not None:
+                settings["broker_username"], settings["broker_password"] = first.broker.issue_credentials(thing)
+        settings["thumbnail"] = o.thumbnails
         try:
             return RunConfig(**settings)
         except ValidationError as exc:
@@ -131,26 +138,23 @@ class Fleet:
         self.devices.append(device)
         self._undo.append(device.stop)
         port = 0 if o.http_port == 0 else o.http_port + index + 1
-        viewer = ViewerServer(device, o.http_host, port).start()
+        viewer = ViewerServer(device, o.listen, port).start()
         self.viewers.append(viewer)
         self._undo.append(viewer.stop)
         assert device.link is not None
-        info = getattr(device, "info", None)  # the core publishes it itself once it runs an InfoPublisher
+        info = device.info
         if info is None:
-            info = InfoPublisher(device.status, device.link.publish, device.thing_name).start()
-            self._undo.append(info.stop)
+            raise SimulatorError(f"fleet: {device.thing_name} publishes no device info")
         info.set_expected(self.expected_rate)
         info.set_viewer(viewer.url)
-        if o.thumbnails and getattr(device, "thumbnails", None) is None:
-            thumbs = ThumbnailPublisher(device_frames(device), device.link.publish, device.thing_name).start()
-            self._undo.append(thumbs.stop)
+        self.infos.append(info)
         log.info("fleet: %s up (%s), viewer %s", device.thing_name, device.source_description, viewer.url)
         return device, viewer
 
     def _start_watch(self, first: SimulatedDevice) -> None:
         self.watcher = FleetWatcher(first.new_link).start()
         self._undo.append(self.watcher.stop)
-        self.server = FleetServer(self.watcher, self.options.http_host, self.options.http_port).start()
+        self.server = FleetServer(self.watcher, self.options.listen, self.options.http_port).start()
         self._undo.append(self.server.stop)
 
     def _measure_baseline(self, first: SimulatedDevice) -> None:
@@ -161,6 +165,8 @@ class Fleet:
             log.warning("fleet: %s gave no steady rate; host-profile devices are not judged", first.thing_name)
         else:
             self.say(f"  one device alone: {self.baseline:.1f} inferences/s")
+            for info in self.infos:  # the rate they are held to, said at once
+                info.publish_now()
 
     # -- while it runs ---------------------------------------------------------------------------------------
     def expected_rate(self, status: DeviceStatus) -> float | None:
@@ -183,6 +189,7 @@ class Fleet:
                 log.exception("fleet: stopping %s failed", getattr(undo, "__qualname__", undo))
         self.devices.clear()
         self.viewers.clear()
+        self.infos.clear()
 
 
 def check_options(**kwargs) -> FleetOptions:

@@ -49,7 +49,8 @@ RESULT_CHARS = 240
 MAX_THUMBNAIL = 256 * 1024
 
 LinkFactory = Callable[[str], MqttLink]
-Badge = Literal["ok", "waiting", "behind", "offline", "stopped"]
+Badge = Literal["ok", "waiting", "behind", "lambda", "offline", "stopped"]
+LAMBDA_TROUBLE = ("restarting", "failing", "hung", "killed")
 
 
 class ThingView(BaseModel):
@@ -59,7 +60,8 @@ class ThingView(BaseModel):
 
     thing: str
     badge: Badge = Field(description="ok | waiting (no result yet) | behind (falling behind its profile's rate) | "
-                                     "offline (silent for offline_after s) | stopped (said so)")
+                                     "lambda (its Lambda is restarting, failing, hung or was killed) | offline "
+                                     "(silent for offline_after s) | stopped (said so)")
     last_seen: float = Field(description="Unix time of its last message")
     seen_ago_s: float
     result: str | None = Field(default=None, description="its latest result payload (text, cut to 240 chars)")
@@ -275,6 +277,8 @@ class FleetWatcher:
             badge: Badge = "stopped"
         elif ago > self.offline_after:
             badge = "offline"
+        elif t.lambda_state in LAMBDA_TROUBLE:
+            badge = "lambda"
         elif fresh and info is not None and info.behind:
             badge = "behind"
         elif t.results == 0 and (info is None or not info.inference_fps):

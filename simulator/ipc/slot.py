@@ -8,12 +8,20 @@ publishes its sequence number; each buffer has a generation counter that is odd 
 Layout: a header of int64 words, then two data buffers of ``capacity`` bytes each.
   header[0] magic, header[1] capacity, header[2] latest sequence number (0 = nothing yet)
   per buffer b (base = 4 + 8 * b): generation, length, seq, timestamp_ns, meta0, meta1, meta2, meta3
+  header[20] values the writer passed over since its latest write (see below)
+  reader notes r (base = 32 + 4 * r, ``READER_NOTES`` of them): last read (monotonic ns), shortest recent gap
+  between its reads (ns), the sequence number it waits to see passed (0: none), the reader's tag
 A buffer's generation is set absolutely (2*seq - 1 while value ``seq`` is written into it, 2*seq after), so a
 writer killed half-way leaves nothing that a later write does not heal. Writers in one process take a lock.
 
 Memory ordering: x86 keeps stores in order, but aarch64 (the Raspberry Pi) may reorder them, so a reader could
 see a new generation before the data it guards. Every step of the protocol is separated by :func:`fence`, a full
 memory barrier. The aligned int64 header words themselves are written and read whole on both architectures.
+
+Reader notes are advisory: a writer whose values are expensive to make (a camera converting and copying 12 MB
+frames) may make only those a reader will read, judged from when each reader read last and how soon it tends to
+come back (:meth:`SharedSlot.note_read`, :meth:`SharedSlot.reader_notes`). A race on them costs at most a value
+made in vain or one made late, never a torn value.
 
 Slots are context managers; ``close()`` waits for reads in progress in this process before unmapping.
 Files are created with ``O_EXCL | O_NOFOLLOW`` (a planted file or symlink is refused, never overwritten).
@@ -32,9 +40,12 @@ from types import TracebackType
 import numpy as np
 
 MAGIC = 0x4445_4550_4C45_4E53  # "DEEPLENS"
-HEADER_WORDS = 32
+HEADER_WORDS = 64
 HEADER_BYTES = HEADER_WORDS * 8
 _BUF_BASE = (4, 12)
+_PASSED = 20
+_NOTES = 32
+READER_NOTES = 4
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 _fence_locks = threading.local()
@@ -62,6 +73,24 @@ class SlotRead:
     timestamp_ns: int
     meta: tuple[int, int, int, int]
     data: np.ndarray  # a private copy (uint8, 1-D)
+
+
+@dataclass(frozen=True)
+class ReaderNote:
+    """What one reader said of its reads (times on ``time.monotonic_ns``, shared by every process)."""
+
+    read_ns: int  # its last read
+    gap_ns: int  # the shortest gap between its recent reads: it is not expected back sooner
+    waiting_seq: int  # it waits for a value newer than this one (0: it does not wait)
+
+    def active(self, now_ns: int, idle_ns: int = 1_000_000_000) -> bool:
+        """Has it read recently enough to be expected back (within 4 of its gaps, and at least ``idle_ns``)?"""
+        return self.read_ns > 0 and now_ns - self.read_ns <= max(idle_ns, 4 * self.gap_ns)
+
+    @property
+    def expected_ns(self) -> int:
+        """The earliest it is expected to read again."""
+        return self.read_ns + self.gap_ns
 
 
 class SlotClosedError(RuntimeError):
@@ -180,6 +209,7 @@ class SharedSlot:
                 h[base] = 2 * seq  # even: stable
                 fence()
                 h[2] = seq
+                h[_PASSED] = 0
                 return seq
         finally:
             self._leave()
@@ -215,6 +245,55 @@ class SharedSlot:
                 return SlotRead(seq, ts, meta, data)
             time.sleep(0.0005)
         return None
+
+    # -- reader notes (advisory) --------------------------------------------------------------------------
+    def note_read(self, tag: int, read_ns: int, gap_ns: int, waiting_seq: int = 0) -> None:
+        """A reader (``tag``: a number of its own, not 0) read at ``read_ns`` and is not expected back within
+        ``gap_ns``; ``waiting_seq`` > 0: it waits for a value newer than that one. Takes over the stalest note when
+        the reader has none yet."""
+        if not self._enter():
+            return
+        try:
+            h = self._header
+            bases = [_NOTES + 4 * r for r in range(READER_NOTES)]
+            mine = next((b for b in bases if int(h[b + 3]) == tag), None)
+            if mine is None:
+                mine = min(bases, key=lambda b: int(h[b]))
+                h[mine + 3] = tag
+            h[mine + 1] = gap_ns
+            h[mine + 2] = waiting_seq
+            h[mine] = read_ns
+        finally:
+            self._leave()
+
+    def reader_notes(self) -> list[ReaderNote]:
+        """The notes of the readers that ever read (see :meth:`ReaderNote.active`)."""
+        if not self._enter():
+            return []
+        try:
+            h = self._header
+            return [ReaderNote(int(h[b]), int(h[b + 1]), int(h[b + 2]))
+                    for b in (_NOTES + 4 * r for r in range(READER_NOTES)) if int(h[b]) > 0]
+        finally:
+            self._leave()
+
+    def pass_value(self) -> None:
+        """The writer passed over a value (made none) because no reader was expected for it."""
+        if self._enter():
+            try:
+                self._header[_PASSED] += 1
+            finally:
+                self._leave()
+
+    @property
+    def passed(self) -> int:
+        """Values the writer passed over since its latest write (0: the latest value is the newest it had)."""
+        if not self._enter():
+            return 0
+        try:
+            return int(self._header[_PASSED])
+        finally:
+            self._leave()
 
     def close(self) -> None:
         """Unmap (after reads and writes in progress here have finished); the owner also removes the file."""

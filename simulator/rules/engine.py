@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
@@ -103,15 +104,19 @@ class RulesEngine:
 
     def _subscribe(self, topic_filter: str) -> MqttLink:
         """A link subscribed to ``topic_filter``, returned once the broker has taken the subscription: the link
-        then publishes to a probe topic of its own and waits for it to come back (a broker handles one
-        client's packets in order), so a message published after ``start()`` returns reaches the rules."""
+        then publishes to a probe topic it subscribed to after ``topic_filter`` until the probe comes back (a
+        broker takes one client's subscriptions in order, but may handle a publish before a subscription made
+        just before it), so a message published after ``start()`` returns reaches the rules."""
         link = self._new_link(f"sub{len(self._links)}")
         link.subscribe(topic_filter, partial(self._deliver, topic_filter))
         probe, ready = f"{self._probe_prefix}{secrets.token_hex(4)}", threading.Event()
         link.subscribe(probe, lambda _t, _p: ready.set())
         self._start_link(link)
-        link.publish(probe, json.dumps({"subscribed": topic_filter}).encode())
-        if not ready.wait(self.connect_timeout):
+        deadline = time.monotonic() + self.connect_timeout
+        while not ready.is_set() and time.monotonic() < deadline:
+            link.publish(probe, json.dumps({"subscribed": topic_filter}).encode())
+            ready.wait(0.1)
+        if not ready.is_set():
             log.warning("rules engine: the broker did not confirm the subscription to %s", topic_filter)
         return link
 

@@ -19,7 +19,6 @@ HOLD_SECONDS = 1.0  # a repeated traceback not followed by an exit within this i
 
 # Modules of the DeepLens device (or of Greengrass on it) that the simulator does not provide.
 DEVICE_MODULES = {
-    "DeepLens_Kinesis_Video": "the device's Kinesis Video Streams library",
     "awscamdldt": "the device's inference engine behind awscam",
     "openvino.inference_engine": "the device's OpenVINO 2018–2020 API; today's openvino has openvino.Core instead",
     "greengrass_common": "Greengrass's own internals",

@@ -20,8 +20,10 @@ from aiohttp import web
 from simulator.aio_thread import LoopThread, listen_socket
 from simulator.core import SimulatedDevice
 from simulator.errors import PortInUseError, SimulatorError
+from simulator.fleet.watcher import FleetWatcher
 from simulator.kvs.web import kvs_routes
 from simulator.viewer.access import ViewerAccess
+from simulator.viewer.fleet_routes import add_fleet_routes
 from simulator.viewer.streams import DeviceJpegCache, mjpeg
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,8 @@ def _json(text: str) -> web.Response:
     return web.Response(text=text, content_type="application/json")
 
 
-def build_app(device: SimulatedDevice, access: ViewerAccess | None = None) -> web.Application:
+def build_app(device: SimulatedDevice, access: ViewerAccess | None = None,
+              fleet: FleetWatcher | None = None) -> web.Application:
     access = access or ViewerAccess.for_listen("127.0.0.1")
     app = web.Application(middlewares=[access.middleware()])
     device_jpegs = DeviceJpegCache(device.device_frame)
@@ -108,6 +111,8 @@ def build_app(device: SimulatedDevice, access: ViewerAccess | None = None) -> we
     app.router.add_post("/api/rules/reload", rules_reload)
     app.router.add_get("/api/cloud", cloud)
     app.router.add_get("/api/cloud/object", cloud_object)
+    if fleet is not None:
+        add_fleet_routes(app, fleet)
     app.router.add_get("/stream/project.mjpeg", project_stream)
     app.router.add_get("/stream/device.mjpeg", device_stream)
     app.router.add_get("/api/status", status)
@@ -117,8 +122,10 @@ def build_app(device: SimulatedDevice, access: ViewerAccess | None = None) -> we
 
 class ViewerServer:
     def __init__(self, device: SimulatedDevice, host: str = "127.0.0.1", port: int = 8080, *,
-                 access: ViewerAccess | None = None, tls: ssl.SSLContext | None = None) -> None:
+                 access: ViewerAccess | None = None, tls: ssl.SSLContext | None = None,
+                 fleet: FleetWatcher | None = None) -> None:
         self.device, self.host, self.port = device, host, port
+        self.fleet = fleet
         self.access = access or ViewerAccess.for_listen(host)
         self.tls = tls
         self._runner: web.AppRunner | None = None
@@ -136,7 +143,8 @@ class ViewerServer:
         self.port = sock.getsockname()[1]
 
         async def boot() -> None:
-            self._runner = web.AppRunner(build_app(self.device, self.access), handle_signals=False, access_log=None,
+            self._runner = web.AppRunner(build_app(self.device, self.access, self.fleet), handle_signals=False,
+                                         access_log=None,
                                          shutdown_timeout=1.0)
             await self._runner.setup()
             await web.SockSite(self._runner, sock, ssl_context=self.tls).start()

@@ -2,12 +2,10 @@
 the graph's own postprocessing done in numpy.
 
 The network ends in two heads: ``concat`` (box encodings ty, tx, th, tw per anchor, [1, anchors, 1, 4]) and
-``concat_1`` (class logits, background first, [1, anchors, 1 + classes]). The graph then decodes the boxes
-against its anchors with the Faster R-CNN box coder, turns the logits into sigmoid scores, drops the background
-and, inside a Loop, clips the boxes to the image window and runs non-maximum suppression per class; compiling
-that part takes OpenVINO ~110 MB. :func:`postprocess` does the same in numpy with every number read from the
-graph by :func:`read_postprocess`: anchors, box coder scales, score and IoU thresholds, limits, clip window.
-
+``concat_1`` (class logits, background first, [1, anchors, 1 + classes]). The graph then decodes the boxes against
+its anchors (Faster R-CNN box coder), turns logits into sigmoid scores, drops the background and, in a Loop, clips
+boxes to the image window and runs per-class non-maximum suppression: ~110 MB when OpenVINO compiles it.
+:func:`postprocess` does the same with every number read from the graph by :func:`read_postprocess`.
 :func:`load_heads` derives the heads graph and those numbers once and keeps them beside the IR
 (``<name>.heads.xml`` + ``.bin``, ``<name>.ssd.npz``), so later starts never read the full graph.
 """
@@ -16,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import zipfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,8 +59,12 @@ class Detections:
 
 @dataclass(frozen=True)
 class SsdHeads:
-    graph: ov.Model         # outputs: box encodings, class logits
+    """The graph to compile (outputs: box encodings, class logits), what to do with its outputs, and the IR
+    weights file the graph's constants are mapped from."""
+
+    graph: ov.Model
     postprocess: SsdPostprocess
+    weights: Path
 
 
 # --- the numpy postprocessing -------------------------------------------------------------------------------
@@ -84,6 +87,8 @@ def select(boxes: np.ndarray, classes: np.ndarray, iou_threshold: float, max_per
     A candidate is dropped when its IoU with a kept box of its class exceeds the threshold (OpenVINO's
     NonMaxSuppression) or when its class already has ``max_per_class``; selection ends at ``max_total``. Taking
     candidates in one global order gives what per-class NMS followed by a stable sort on score gives."""
+    if not len(boxes):
+        return np.zeros(0, dtype=np.int64)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     by_class = np.argsort(classes, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(classes[by_class]) != 0])
@@ -93,21 +98,21 @@ def select(boxes: np.ndarray, classes: np.ndarray, iou_threshold: float, max_per
     count: dict[int, int] = {}
     i = 0
     while len(kept) < max_total:
-        i += int(np.argmax(alive[i:])) if i < len(alive) else 0
-        if i >= len(alive) or not alive[i]:
+        i += int(np.argmax(alive[i:]))  # the best candidate left (every one before it is kept or dropped)
+        if not alive[i]:
             break
-        c = int(classes[i])
+        alive[i] = False
         kept.append(i)
+        c = int(classes[i])
         count[c] = count.get(c, 0) + 1
-        others = members[c][alive[members[c]]]
+        rest = members[c][alive[members[c]]]
         if count[c] >= max_per_class:
-            alive[others] = False
+            alive[rest] = False
             continue
-        b, o = boxes[i], boxes[others]
+        b, o = boxes[i], boxes[rest]
         inter = (np.maximum(np.minimum(b[2], o[:, 2]) - np.maximum(b[0], o[:, 0]), 0)
                  * np.maximum(np.minimum(b[3], o[:, 3]) - np.maximum(b[1], o[:, 1]), 0))
-        alive[others[inter / (area[i] + area[others] - inter) > iou_threshold]] = False
-        alive[i] = False
+        alive[rest[inter / (area[i] + area[rest] - inter) > iou_threshold]] = False  # IoU above the threshold
     return np.asarray(kept, dtype=np.int64)
 
 
@@ -118,10 +123,13 @@ def postprocess(box_codes: np.ndarray, class_logits: np.ndarray, p: SsdPostproce
     boxes = np.maximum(np.minimum(boxes, np.tile(hi, 2)), np.tile(lo, 2))
     inside = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]) > 0  # boxes clipped away are dropped
     logits = class_logits.reshape(len(boxes), -1)[:, p.background:]
+    # Only anchors with a logit near or above the threshold's can score above it: sigmoid those alone.
+    near = np.float32(np.log(p.score_threshold / (1.0 - p.score_threshold)) - 1e-3)
+    rows = np.flatnonzero(inside & (logits.max(axis=1) > near))
     with np.errstate(over="ignore"):
-        scores = 1.0 / (1.0 + np.exp(-logits))
-    anchor, cls = np.nonzero((scores > p.score_threshold) & inside[:, None])
-    score = scores[anchor, cls]
+        scores = 1.0 / (1.0 + np.exp(-logits[rows]))
+    row, cls = np.nonzero(scores > p.score_threshold)
+    anchor, score = rows[row], scores[row, cls]
     order = np.lexsort((anchor, cls, -score))  # best first; ties: lower class, then lower anchor (as the graph)
     anchor, cls, score = anchor[order], cls[order], score[order]
     kept = select(boxes[anchor], cls, p.iou_threshold, p.max_per_class, p.max_total)
@@ -162,7 +170,7 @@ def _nms_body(graph: ov.Model) -> list[ov.Node]:
     raise ValueError("no Loop with NonMaxSuppression (not a TF Object Detection API SSD)")
 
 
-def _one(values: list[float], what: str) -> float:
+def _one(values: list[float], what: str) -> float:  # the one value all the Loop's 90 branches share
     if not values or any(v != values[0] for v in values):
         raise ValueError(f"expected one {what}, found {sorted(set(values))}")
     return values[0]
@@ -180,8 +188,7 @@ def read_postprocess(graph: ov.Model, core: ov.Core | None = None) -> SsdPostpro
     # The anchor generator and the clip window depend on the input's shape only: compute them once.
     probe = ov.Model([ops[ANCHORS].output(0), ops[CLIP_WINDOW].output(0)], graph.get_parameters(), "ssd-constants")
     compiled = (core or ov.Core()).compile_model(probe, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "CACHE_DIR": ""})
-    shape = graph.input(0).get_shape()
-    zeros = np.zeros(tuple(shape), dtype=graph.input(0).get_element_type().to_dtype())
+    zeros = np.zeros(tuple(graph.input(0).get_shape()), dtype=graph.input(0).get_element_type().to_dtype())
     anchors, window = (np.array(v, dtype=np.float32) for v in compiled(zeros).values())
     body = _nms_body(graph)
     suppressors = [op for op in body if op.get_type_name() == "NonMaxSuppression"]
@@ -242,21 +249,21 @@ def _source_key(xml: Path) -> np.ndarray:
 
 def _read_derived(core: ov.Core, xml: Path) -> SsdHeads | None:
     heads_xml, npz = _derived(xml)
+    heads_bin = heads_xml.with_suffix(".bin")
     try:
         with np.load(npz, allow_pickle=False) as data:
             saved = {k: data[k] for k in data.files}
-        heads_bin = heads_xml.with_suffix(".bin")
         if not np.array_equal(saved.pop("source"), _source_key(xml)) or \
                 int(saved.pop("heads_bin_size")) != heads_bin.stat().st_size:
             return None
         p = SsdPostprocess(**{k: v.item() if v.ndim == 0 else v for k, v in saved.items()})
         graph = core.read_model(str(heads_xml))
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        (_, *box_shape), (_, classes_anchors, _) = (o.get_partial_shape().get_min_shape() for o in graph.outputs)
+    except (OSError, EOFError, ValueError, KeyError, TypeError, RuntimeError, zipfile.BadZipFile):
+        return None  # missing, stale or damaged: derived again
+    if box_shape != [len(p.anchors), 1, 4] or classes_anchors != len(p.anchors):
         return None
-    boxes, classes = (tuple(o.get_partial_shape().get_min_shape()) for o in graph.outputs)
-    if boxes[1:] != (len(p.anchors), 1, 4) or classes[1] != len(p.anchors):
-        return None
-    return SsdHeads(graph, p)
+    return SsdHeads(graph, p, heads_bin)
 
 
 def _write_derived(xml: Path, heads: SsdHeads) -> None:
@@ -267,9 +274,8 @@ def _write_derived(xml: Path, heads: SsdHeads) -> None:
         ov.save_model(heads.graph, str(tmp_xml), compress_to_fp16=False)
         os.replace(tmp_xml.with_suffix(".bin"), heads_xml.with_suffix(".bin"))
         os.replace(tmp_xml, heads_xml)
-        p = heads.postprocess
         np.savez(tmp_npz, source=_source_key(xml), heads_bin_size=heads_xml.with_suffix(".bin").stat().st_size,
-                 **{k: getattr(p, k) for k in SsdPostprocess.__dataclass_fields__})
+                 **asdict(heads.postprocess))
         os.replace(tmp_npz, npz)  # last: its presence says the heads files are complete
     finally:
         for tmp in (tmp_xml, tmp_xml.with_suffix(".bin"), tmp_npz):
@@ -285,8 +291,8 @@ def load_heads(core: ov.Core, xml: Path) -> SsdHeads:
         return heads
     log.info("deriving the raw heads and postprocessing of %s (once)", xml.name)
     graph = core.read_model(str(xml))
-    numbers = read_postprocess(graph, core)
-    heads = SsdHeads(heads_graph(graph), numbers)
+    numbers = read_postprocess(graph, core)  # before heads_graph rewires the graph
+    heads = SsdHeads(heads_graph(graph), numbers, xml.with_suffix(".bin"))
     try:
         _write_derived(xml, heads)
     except (OSError, RuntimeError) as exc:

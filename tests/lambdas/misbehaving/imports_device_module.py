@@ -1,4 +1,4 @@
-# A Lambda that fails at import: it needs the device's Kinesis Video library, which the simulator lacks.
-import DeepLens_Kinesis_Video as dkv
+# A Lambda that fails at import: it needs the device's own inference engine behind awscam, which the simulator lacks.
+import awscamdldt
 
-dkv.createProducer('key', 'secret', '', 'us-east-1')
+awscamdldt.init()
