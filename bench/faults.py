@@ -6,8 +6,9 @@ MJPEG-over-HTTP server (tests/support/mjpeg_server.py), and bench/lambdas/ticker
 20 times a second — and the faults are provoked one after the other from outside, the way they arrive in the field:
 raw sockets and paho clients on the broker's port, HTTP requests on the viewer's, misbehaving Lambdas deployed on
 the device, files planted where the device puts its own. Nothing calls into the broker: its figures come from
-``device.broker.stats()`` and are printed "n/a" when a counter is not there. Memory is this process's resident set
-(broker, camera, viewer and core all live in it); times are wall-clock seconds on this machine.
+``device.broker.stats()`` and are printed "n/a" when a counter is not there. Memory is the resident set of this
+process (camera, viewer, core) and its children (the broker's process, the Lambda's); times are wall-clock seconds
+on this machine.
 
 - files: a symlink planted where a shared-memory slot goes (``SharedSlot.create`` must refuse it and leave its
   target alone); a run folder of a dead process planted before the start (the start must remove it).
@@ -86,7 +87,15 @@ class Outcome:
 # -- small tools ----------------------------------------------------------------------------------------------------
 
 def rss_mb() -> float:
-    return psutil.Process().memory_info().rss / MB
+    """Resident memory of this process and its children (the broker's process, the Lambda's)."""
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / MB
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, step: float = 0.05) -> Any:

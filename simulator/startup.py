@@ -70,5 +70,5 @@ class StartupTracker:
                 stage, detail, percent = "running", "", None
             elif self._deployed_at is not None and inference.model:
                 stage, detail, percent = "waiting for the first inference", inference.model, None
-        return StartupStatus(stage=stage, detail=detail, percent=percent, ready=ready, elapsed_s=round(elapsed, 1),
+        return StartupStatus(stage=stage, detail=detail, percent=percent, ready=ready, elapsed_s=round(elapsed, 3),
                              first_result_s=self.first_result_s, first_frame_s=self.first_frame_s)
