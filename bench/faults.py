@@ -23,9 +23,13 @@ on this machine.
   socket is closed, memory); 1,050 silent sockets (how many are closed, do MQTT and the viewer answer); a QoS 1
   flood for 20 s from a child process with subscribers that never read (what a healthy subscriber in that child
   received, memory, who was disconnected, the device's own feed meanwhile) and the log records written during it.
-  The flood holds when every message is acknowledged and reaches the healthy subscriber, memory grows less than
+  The flood holds when every message is acknowledged, the device's own feed (the core's subscriber, at the
+  Lambda's rate) keeps flowing and loses nothing, the healthy subscriber keeps receiving, memory grows less than
   100 MB, and the broker never falls more than 10,000 messages behind the flooder (its ``received`` counter when
-  the sending ends): a broker that takes messages faster than it handles them buffers without bound.
+  the sending ends): a broker that takes messages faster than it handles them buffers without bound. The healthy
+  subscriber is not required to get every message: the flood is unpaced (~14,000 msg/s here, half of them to its
+  topic), faster than a Python paho client reads, so it is a slow consumer itself and is disconnected when its
+  queue fills — the same flood with no stalled subscriber at all disconnected it as often (9 times in 20 s).
 - supervisor: tests/lambdas/misbehaving/ deployed one after the other as projects — ``hangs.py`` (watchdog 5 s),
   ``leaks.py`` (memory limit 300 MB, in its own process and in a child), ``spawns.py`` (orphans: processes whose
   environment carries the supervisor's run marker, after its crash-restart and after undeploying), ``floods.py``
@@ -86,11 +90,11 @@ class Outcome:
 
 # -- small tools ----------------------------------------------------------------------------------------------------
 
-def rss_mb() -> float:
-    """Resident memory of this process and its children (the broker's process, the Lambda's)."""
+def rss_mb(children: bool = True) -> float:
+    """Resident memory of this process and (``children``) its children (the broker's process, the Lambda's)."""
     me = psutil.Process()
     total = me.memory_info().rss
-    for child in me.children(recursive=True):
+    for child in me.children(recursive=True) if children else ():
         try:
             total += child.memory_info().rss
         except psutil.Error:
@@ -113,26 +117,26 @@ def na(value: Any, fmt: str = ",") -> str:
 
 
 class PeakRss:
-    """This process's resident memory at the start and at its peak while the block runs (sampled)."""
+    """Resident memory (``rss_mb``) at the start and at its peak while the block runs (sampled)."""
 
-    def __init__(self, interval: float = 0.05) -> None:
-        self.interval, self.start, self.peak = interval, 0.0, 0.0
+    def __init__(self, interval: float = 0.05, children: bool = True) -> None:
+        self.interval, self.start, self.peak, self.children = interval, 0.0, 0.0, children
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, rss_mb())
+            self.peak = max(self.peak, rss_mb(self.children))
 
     def __enter__(self) -> PeakRss:
-        self.start = self.peak = rss_mb()
+        self.start = self.peak = rss_mb(self.children)
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, rss_mb())
+        self.peak = max(self.peak, rss_mb(self.children))
 
 
 class LogCount(logging.Handler):
@@ -563,13 +567,13 @@ class Bench:
         import gc
 
         topic, size = f"deeplens/{self.device.thing_name}/big", 16 * MB
-        rss0 = rss_mb()
+        rss0 = rss_mb(False)
         big = b"x" * size
         for _ in range(20):
             self.device.messages.add(topic, big)
         del big
         gc.collect()
-        kept = rss_mb() - rss0
+        kept = rss_mb(False) - rss0
         times: list[float] = []
         done = threading.Event()
 
@@ -797,9 +801,8 @@ class Bench:
         grew = mem.peak - mem.start
         # taken from the flooder but not yet routed: bounded by the broker's incoming limit and the socket buffers
         backlog = result["sent"] - routed_at_end if routed_at_end is not None else None
-        held = (result["acked"] == result["sent"] and result["healthy"] == expected
-                and not result["healthy_disconnects"] and grew < 100 and feed > 0
-                and (backlog is None or backlog <= BACKLOG_BOUND))
+        held = (result["acked"] == result["sent"] and result["healthy"] > 0 and grew < 100 and feed > 0
+                and lost == 0 and (backlog is None or backlog <= BACKLOG_BOUND))
         flood = Outcome("broker: QoS 1 flood, stalled subscribers", held,
                         f"{result['sent']:,} sent in {self.flood_seconds:g} s (the broker's received counter at "
                         f"the end of the sending: {na(routed_at_end)}, {na(backlog)} behind), {result['acked']:,} "
@@ -918,7 +921,7 @@ class Bench:
         lines, long_line = 200_000, 50_000_000
         folder = self.project("floods", MISBEHAVING / "floods.py",
                               env={"LINES": str(lines), "LONG_LINE": str(long_line)})
-        with PeakRss() as mem:
+        with PeakRss(children=False) as mem:  # the core's own memory (the Lambda holds its 50 MB line itself)
             t0 = time.monotonic()
             self.device.deploy(folder)
             over = wait_for(lambda: self.rec.line_with("flood over"), 120)
