@@ -136,9 +136,9 @@ class SimulatedDevice:
                 from None
         for f in device_filters(self.thing_name):
             self.link.subscribe(f, self._log_message)
-        for payload in self._early_events:
+        early_events, self._early_events = self._early_events, []
+        for payload in early_events:
             self.link.publish(status_topic(self.thing_name), payload)
-        self._early_events.clear()
         self.messages.listen(self._on_message)
         self.telemetry.start()
         # what the instructor's fleet view shows: this device's info (retained) and a thumbnail a second
