@@ -55,7 +55,6 @@ import re
 import selectors
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -73,6 +72,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from simulator.runtime.process_tree import MARKER_VARIABLE  # noqa: E402 - set on every process of a Lambda run
+from tests.support.mqtt_packets import (  # noqa: E402 - the raw packets the tests send too
+    connect_packet,
+    publish_packet,
+    subscribe_packet,
+    text_field,
+)
 
 TICKER = ROOT / "bench" / "lambdas" / "ticker.py"
 MISBEHAVING = ROOT / "tests" / "lambdas" / "misbehaving"
@@ -229,35 +234,6 @@ def mqtt_answers(port: int, timeout: float = 5.0) -> bool:
 
 # -- MQTT packets on raw sockets ------------------------------------------------------------------------------------
 
-def _text(value: str) -> bytes:
-    raw = value.encode()
-    return struct.pack("!H", len(raw)) + raw
-
-
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, byte = divmod(n, 128)
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def connect_packet(client_id: str, keepalive: int = 60) -> bytes:
-    body = _text("MQTT") + bytes((4, 0x02)) + struct.pack("!H", keepalive) + _text(client_id)
-    return b"\x10" + _length(len(body)) + body
-
-
-def subscribe_packet(topic_filter: str, qos: int, pid: int) -> bytes:
-    body = struct.pack("!H", pid) + _text(topic_filter) + bytes((qos,))
-    return b"\x82" + _length(len(body)) + body
-
-
-def publish_packet(topic: str, payload: bytes, pid: int = 0) -> bytes:
-    body = _text(topic) + (struct.pack("!H", pid) if pid else b"") + payload
-    return (b"\x32" if pid else b"\x30") + _length(len(body)) + body
-
-
 def raw_client(port: int, client_id: str, keepalive: int = 60) -> tuple[socket.socket, bool]:
     """A connected socket and whether its CONNECT was accepted (CONNACK 0)."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -328,7 +304,7 @@ def flood_client(port: int, seconds: float, out: Any) -> None:
         payload, sent, t0 = b"x" * 1000, 0, time.monotonic()
         while time.monotonic() - t0 < seconds:
             batch = b"".join(publish_packet(FLOOD_TOPICS[(sent + i) % 2], b"%08d" % (sent + i) + payload,
-                                            (sent + i) % 65535 + 1) for i in range(50))
+                                            qos=1, pid=(sent + i) % 65535 + 1) for i in range(50))
             pub.sendall(batch)  # blocks while the broker does not read; it must keep reading
             sent += 50
         result["sent"] = sent
@@ -673,7 +649,7 @@ class Bench:
 
         with PeakRss() as mem:
             t0 = time.monotonic()
-            sock.sendall(b"\x30\xff\xff\xff\x7f" + _text("topic"))  # remaining length 268,435,455
+            sock.sendall(b"\x30\xff\xff\xff\x7f" + text_field("topic"))  # remaining length 268,435,455
             sender = threading.Thread(target=keep_sending, daemon=True)
             sender.start()
             closed = closed_within(sock, 15)

@@ -93,6 +93,22 @@ class Subscriber:
 
 
 @pytest.fixture
+def clients():
+    """clients(port, username=None, password=None, tls_ca=None) -> a recording paho client (stopped after)."""
+    from tests.support.broker_clients import Client
+
+    made: list[Client] = []
+
+    def make(port: int, *args, **kw) -> Client:
+        made.append(Client(port, *args, **kw))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.stop()
+
+
+@pytest.fixture
 def subscribe():
     subs: list[Subscriber] = []
 

@@ -8,10 +8,8 @@ import io
 import shutil
 import socket
 import subprocess
-import threading
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from simulator.broker.embedded import EmbeddedBroker
@@ -19,69 +17,7 @@ from simulator.broker.passwords import PasswordFile, hash_password, verify_passw
 from simulator.broker.settings import BrokerSettings
 from simulator.cli import users
 from simulator.errors import ConfigError
-
-
-class Client:
-    """A paho client that records its CONNACK, SUBACKs, messages and disconnections (no reconnecting)."""
-
-    def __init__(self, port: int, username: str | None = None, password: str | None = None,
-                 tls_ca: str | None = None) -> None:
-        self.connack: str | None = None
-        self.granted: list[int] = []
-        self.messages: list[tuple[str, bytes]] = []
-        self.disconnected = threading.Event()
-        self._events = {name: threading.Event() for name in ("connack", "suback")}
-        self._c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"auth-test-{time.monotonic_ns()}")
-        self._c.reconnect_delay_set(60, 60)
-        if username is not None:
-            self._c.username_pw_set(username, password)
-        if tls_ca is not None:
-            self._c.tls_set(ca_certs=tls_ca)
-        self._c.on_connect = self._on_connect
-        self._c.on_subscribe = self._on_subscribe
-        self._c.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
-        self._c.on_disconnect = lambda *a: self.disconnected.set()
-        self._c.connect("127.0.0.1", port)
-        self._c.loop_start()
-        assert self._events["connack"].wait(10), "no CONNACK"
-
-    def _on_connect(self, client, userdata, flags, rc, properties=None) -> None:
-        self.connack = str(rc)
-        self._events["connack"].set()
-
-    def _on_subscribe(self, client, userdata, mid, codes, properties=None) -> None:
-        self.granted = [c.value for c in codes]
-        self._events["suback"].set()
-
-    @property
-    def accepted(self) -> bool:
-        return self.connack == "Success"
-
-    def subscribe(self, topic_filter: str) -> list[int]:
-        self._events["suback"].clear()
-        self._c.subscribe(topic_filter, qos=1)
-        assert self._events["suback"].wait(10), "no SUBACK"
-        return self.granted
-
-    def publish(self, topic: str, payload: bytes = b"x") -> None:
-        self._c.publish(topic, payload, qos=1)
-
-    def stop(self) -> None:
-        self._c.disconnect()
-        self._c.loop_stop()
-
-
-@pytest.fixture
-def clients():
-    made: list[Client] = []
-
-    def make(port: int, *args, **kw) -> Client:
-        made.append(Client(port, *args, **kw))
-        return made[-1]
-
-    yield make
-    for c in made:
-        c.stop()
+from tests.support.broker_clients import eventually
 
 
 @pytest.fixture
@@ -106,15 +42,6 @@ def broker():
     yield make
     for b in made:
         b.stop()
-
-
-def eventually(check, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_wrong_or_absent_credentials_are_refused_and_counted(broker, clients, password_file):

@@ -14,16 +14,9 @@ import pytest
 from simulator.broker.embedded import EmbeddedBroker
 from simulator.broker.passwords import PasswordFile
 from simulator.broker.settings import BrokerSettings
-from tests.test_broker_auth import Client, eventually
-from tests.test_broker_limits import (
-    _length,
-    _text,
-    closed,
-    publish_packet,
-    raw_client,
-    still_serves,
-    subscribe_packet,
-)
+from tests.support.broker_clients import eventually
+from tests.support.mqtt_packets import publish_packet, remaining_length, subscribe_packet, text_field
+from tests.test_broker_limits import closed, raw_client, still_serves
 
 
 @pytest.fixture
@@ -37,24 +30,6 @@ def broker():
     yield make
     for b in made:
         b.stop()
-
-
-@pytest.fixture
-def clients():
-    made: list[Client] = []
-
-    def make(port: int, *args, **kw) -> Client:
-        made.append(Client(port, *args, **kw))
-        return made[-1]
-
-    yield make
-    for c in made:
-        c.stop()
-
-
-def qos_publish(topic: str, payload: bytes, qos: int, pid: int) -> bytes:
-    body = _text(topic) + struct.pack("!H", pid) + payload
-    return bytes((0x30 | qos << 1,)) + _length(len(body)) + body
 
 
 def read_packets(sock: socket.socket, within: float = 2.0) -> list[tuple[int, bytes]]:
@@ -105,14 +80,14 @@ def test_a_refused_client_cannot_take_a_connected_client_id_over(broker, tmp_pat
     users.save()
     b = broker(password_file=path)
     owner = socket.create_connection(("127.0.0.1", b.port), timeout=10)
-    login = _text("lens") + _text("right")
-    body = _text("MQTT") + bytes((4, 0xC2)) + struct.pack("!H", 60) + _text("shared-id") + login
-    owner.sendall(b"\x10" + _length(len(body)) + body)
+    login = text_field("lens") + text_field("right")
+    body = text_field("MQTT") + bytes((4, 0xC2)) + struct.pack("!H", 60) + text_field("shared-id") + login
+    owner.sendall(b"\x10" + remaining_length(len(body)) + body)
     assert owner.recv(4) == b"\x20\x02\x00\x00"
     impostor = socket.create_connection(("127.0.0.1", b.port), timeout=10)
-    body = _text("MQTT") + bytes((4, 0xC2)) + struct.pack("!H", 60) + _text("shared-id") + _text("lens") \
-        + _text("wrong")
-    impostor.sendall(b"\x10" + _length(len(body)) + body)
+    body = (text_field("MQTT") + bytes((4, 0xC2)) + struct.pack("!H", 60) + text_field("shared-id")
+            + text_field("lens") + text_field("wrong"))
+    impostor.sendall(b"\x10" + remaining_length(len(body)) + body)
     assert impostor.recv(4) == b"\x20\x02\x00\x04"  # bad user name or password
     assert closed(impostor)
     owner.sendall(b"\xc0\x00")  # PINGREQ: the owner is still connected and served
@@ -124,7 +99,7 @@ def test_qos2_publishes_that_never_get_their_pubrel_are_bounded(broker, subscrib
     b = broker(max_inflight_per_client=20)
     sub = subscribe(b.port, "q2/#")
     sock = raw_client(b.port, "no-pubrel")
-    sock.sendall(b"".join(qos_publish("q2/x", b"%d" % i, 2, i + 1) for i in range(30)))
+    sock.sendall(b"".join(publish_packet("q2/x", b"%d" % i, 2, i + 1) for i in range(30)))
     assert closed(sock)
     assert b.stats().protocol_errors == 1
     time.sleep(0.3)
@@ -140,7 +115,7 @@ def test_a_subscriber_that_never_acknowledges_is_disconnected_once_its_queue_is_
     assert read_packets(deaf, 0.5)[0][0] == 0x90
     publisher = raw_client(b.port, "acker-feeder")
     for i in range(40):  # paced, so that the healthy subscriber's PUBACKs keep its own window open
-        publisher.sendall(qos_publish("ack/x", b"%02d" % i, 1, i + 1))
+        publisher.sendall(publish_packet("ack/x", b"%02d" % i, 1, i + 1))
         time.sleep(0.02)
     got = read_packets(deaf, 1.0)  # reads everything, acknowledges nothing
     assert len([p for p in got if p[0] >> 4 == 3]) == 5  # the in-flight window
@@ -156,7 +131,7 @@ def test_retained_messages_go_only_to_matching_subscriptions(broker, clients):
     keeper.subscribe("lens/#")
     clients(b.port).publish("lens/state", b"on")  # QoS 1, retained below
     retainer = raw_client(b.port, "retainer")
-    retainer.sendall(b"\x31" + _length(len(_text("lens/state")) + 2) + _text("lens/state") + b"on")
+    retainer.sendall(b"\x31" + remaining_length(len(text_field("lens/state")) + 2) + text_field("lens/state") + b"on")
     assert eventually(lambda: len(keeper.messages) == 2)
     newcomer = clients(b.port)  # subscribes to nothing: amqtt sent it the retained messages of others' filters
     other = clients(b.port)

@@ -4,7 +4,6 @@ oversize packets, silent sockets, too many sockets, dead keep-alives, forbidden 
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 import time
 
@@ -14,39 +13,11 @@ import pytest
 
 from simulator.broker.embedded import EmbeddedBroker, fit_connections
 from simulator.broker.settings import BrokerSettings
-
-
-def _text(value: str | bytes) -> bytes:
-    raw = value.encode() if isinstance(value, str) else value
-    return struct.pack("!H", len(raw)) + raw
-
-
-def _length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, byte = divmod(n, 128)
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def connect_packet(client_id: str, keepalive: int = 60, clean: bool = True,
-                   will: tuple[str, bytes] | None = None) -> bytes:
-    flags = (0x02 if clean else 0) | (0x04 if will else 0)
-    body = _text("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive) + _text(client_id)
-    if will:
-        body += _text(will[0]) + _text(will[1])
-    return b"\x10" + _length(len(body)) + body
-
-
-def subscribe_packet(topic_filter: str, qos: int = 0, pid: int = 1) -> bytes:
-    body = struct.pack("!H", pid) + _text(topic_filter) + bytes((qos,))
-    return b"\x82" + _length(len(body)) + body
-
-
-def publish_packet(topic: str, payload: bytes) -> bytes:
-    body = _text(topic) + payload
-    return b"\x30" + _length(len(body)) + body
+from tests.support.mqtt_packets import (
+    connect_packet,
+    publish_packet,
+    subscribe_packet,
+)
 
 
 def raw_client(port: int, client_id: str | None = None, **kw) -> socket.socket:

@@ -13,7 +13,7 @@ from simulator.broker.embedded import EmbeddedBroker
 from simulator.broker.mosquitto import MOSQUITTO
 from simulator.broker.passwords import PasswordFile
 from simulator.broker.settings import BrokerSettings
-from tests.test_broker_auth import Client, eventually
+from tests.support.broker_clients import eventually
 
 INSTALLED = any(os.path.exists(p) for p in MOSQUITTO)
 
@@ -34,19 +34,6 @@ def mosquitto_broker():
     yield make
     for b in made:
         b.stop()
-
-
-@pytest.fixture
-def clients():
-    made: list[Client] = []
-
-    def make(port: int, *args, **kw) -> Client:
-        made.append(Client(port, *args, **kw))
-        return made[-1]
-
-    yield make
-    for c in made:
-        c.stop()
 
 
 def test_roles_hold_with_our_password_file(mosquitto_broker, clients, tmp_path):
