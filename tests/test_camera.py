@@ -63,6 +63,51 @@ def test_fit_to_format_crops_to_the_sensor_aspect():
     assert fit_to_format(image, None, None) is image
 
 
+def test_fit_to_format_fills_a_given_buffer_in_one_pass():
+    image = np.zeros((720, 1280, 3), np.uint8)
+    image[:, :2] = (0, 0, 255)  # a red edge that the 4 MP sensor's narrower aspect crops away
+    image[:, 2:] = (0, 255, 0)
+    out = np.empty((1520, 2688, 3), np.uint8)
+    assert fit_to_format(image, 2688, 1520, out=out) is out
+    assert np.array_equal(out, fit_to_format(image, 2688, 1520))
+    assert out[:, 0].tolist() == [[0, 255, 0]] * 1520  # centre-cropped, not squeezed
+    same = np.full((1520, 2688, 3), 9, np.uint8)
+    assert fit_to_format(same, 2688, 1520, out=out) is out and int(out.max()) == 9
+    with pytest.raises(ValueError):
+        fit_to_format(image, 2688, 1520, out=np.empty((10, 10, 3), np.uint8))
+
+
+def test_file_frames_are_made_in_the_slot_and_latest_is_a_stable_copy(tmp_path, video_file):
+    """Frames are decoded straight into the slot; what the core's viewers get from ``latest`` is their own copy,
+    which the camera's later frames never change."""
+    camera = Camera(open_source(str(video_file)), load_profile("host").camera, tmp_path / "frames")
+    camera.start()
+    try:
+        reader = FrameSlot.attach(tmp_path / "frames")
+        plain = cv2.VideoCapture(str(video_file))
+        decoded = [plain.read()[1] for _ in range(90)]
+        plain.release()
+        deadline = time.monotonic() + 30
+        seen = set()
+        while len(seen) < 5 and time.monotonic() < deadline:
+            frame = reader.read()
+            if frame.index not in seen:
+                seen.add(frame.index)
+                # every published frame is one of the file's, whole and exact
+                assert any(np.array_equal(frame.image, d) for d in decoded)
+            time.sleep(0.01)
+        assert len(seen) == 5
+        held = camera.latest
+        kept = held.image.copy()
+        while camera.latest.index < held.index + 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert camera.latest.index >= held.index + 3  # the slot's two buffers were both rewritten since
+        assert np.array_equal(held.image, kept)
+        assert camera.latest is camera.latest  # copied once per new frame, not per read
+    finally:
+        camera.stop()
+
+
 def test_open_source_understands_every_kind_of_spec(tmp_path, video_file):
     assert isinstance(open_source("0"), WebcamSource)
     pattern = open_source("pattern:320x240@15")

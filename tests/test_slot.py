@@ -8,6 +8,7 @@ import multiprocessing as mp
 import threading
 
 import numpy as np
+import pytest
 
 from simulator.ipc.slot import SharedSlot
 
@@ -91,3 +92,32 @@ def test_close_waits_for_reads_in_progress_and_later_reads_get_nothing(tmp_path)
     with writer:
         pass
     assert writer.closed
+
+
+def test_a_value_made_in_place_is_published_only_when_it_was_made(tmp_path):
+    path = tmp_path / "in-place"
+    with SharedSlot.create(path, 16) as writer, SharedSlot.attach(path) as reader:
+        writer.write(b"kept", meta=(1,))
+
+        def half_made(buf: np.ndarray) -> bool:
+            buf[:4] = np.frombuffer(b"torn", np.uint8)
+            return False  # e.g. the source gave no frame after all
+
+        def raising(buf: np.ndarray) -> bool:
+            buf[:4] = np.frombuffer(b"half", np.uint8)
+            raise OSError("the source went away")
+
+        assert writer.write_with(half_made, 4) is None
+        with pytest.raises(OSError, match="went away"):
+            writer.write_with(raising, 4)
+        got = reader.read()
+        assert (got.seq, got.data.tobytes(), got.meta[0]) == (1, b"kept", 1)  # neither attempt shows
+
+        def made(buf: np.ndarray) -> bool:
+            buf[:] = np.frombuffer(b"fresh", np.uint8)
+            return True
+        assert writer.write_with(made, 5, meta=(2,)) == 2  # the abandoned buffer is healed by the next write
+        got = reader.read()
+        assert (got.seq, got.data.tobytes(), got.meta[0]) == (2, b"fresh", 2)
+        with pytest.raises(ValueError, match="does not fit"):
+            writer.write_with(made, 17)

@@ -31,6 +31,11 @@ class Source(ABC):
     def read(self) -> np.ndarray | None:
         """The next frame; None if it could not be read (set ``error``; a live source may come back)."""
 
+    def read_into(self, out: np.ndarray) -> np.ndarray | None:
+        """The next frame, decoded into ``out`` when the source can do that and the frame has ``out``'s shape
+        (then ``out`` itself is returned), else as ``read()`` gives it."""
+        return self.read()
+
     def skip(self) -> None:
         """Drop the next frame cheaply (used when playback falls behind)."""
         self.read()

@@ -33,19 +33,31 @@ from simulator.profiles.schema import CameraSpec
 log = logging.getLogger(__name__)
 
 
-def fit_to_format(image: np.ndarray, width: int | None, height: int | None) -> np.ndarray:
-    """Scale and centre-crop to ``width`` x ``height`` (as a sensor of that format would see the scene)."""
+def fit_to_format(image: np.ndarray, width: int | None, height: int | None,
+                  out: np.ndarray | None = None) -> np.ndarray:
+    """Scale and centre-crop to ``width`` x ``height`` (as a sensor of that format would see the scene).
+
+    The centred region of ``image`` with the format's aspect ratio is resized in one pass, into ``out`` when it is
+    given (the camera passes the slot's free buffer: no intermediate image, no copy)."""
     if width is None or height is None:
         return image
     ih, iw = image.shape[:2]
     if (iw, ih) == (width, height):
-        return image
-    scale = max(width / iw, height / ih)
-    nw, nh = max(width, round(iw * scale)), max(height, round(ih * scale))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (nw, nh), interpolation=interp)
-    x0, y0 = (nw - width) // 2, (nh - height) // 2
-    return np.ascontiguousarray(resized[y0: y0 + height, x0: x0 + width])
+        if out is None:
+            return image
+        out[...] = image
+        return out
+    if iw * height > ih * width:  # wider than the format: the sides fall outside the sensor
+        cw, ch = max(1, round(ih * width / height)), ih
+    else:
+        cw, ch = iw, max(1, round(iw * height / width))
+    x0, y0 = (iw - cw) // 2, (ih - ch) // 2
+    interp = cv2.INTER_AREA if cw > width else cv2.INTER_LINEAR
+    resized = cv2.resize(image[y0: y0 + ch, x0: x0 + cw], (width, height), dst=out, interpolation=interp)
+    if out is not None and resized is not out:  # OpenCV made a new array (another type or shape): copy it in
+        out[...] = resized
+        return out
+    return resized
 
 
 @dataclass(frozen=True)
@@ -116,9 +128,15 @@ class Camera:
 
     @property
     def latest(self) -> Frame | None:
-        """The newest frame published (read by the viewers of this process; each read counts as a reader's)."""
+        """The newest frame published, as a copy of this process's own (read by its viewers; each read counts as a
+        reader's). Frames are made in the slot itself, so a new one is copied out once, on its first read."""
         self._local_reads.tick()
-        return self._latest
+        slot, cached = self.slot, self._latest
+        if slot is not None and (cached is None or cached.index != slot.seq):
+            got = slot.reread()
+            if got is not None:
+                self._latest = cached = got
+        return cached
 
     @property
     def frame_size(self) -> tuple[int, int]:
@@ -138,8 +156,8 @@ class Camera:
         if first is None:
             self.source.close()
             raise SourceError(f"cannot read a first frame from {self.source.description}: {self.source.error}")
-        first = fit_to_format(first, self.spec.width, self.spec.height)
-        self._size = (first.shape[1], first.shape[0])
+        fmt = (self.spec.width, self.spec.height)
+        self._size = (fmt[0], fmt[1]) if fmt[0] and fmt[1] else (first.shape[1], first.shape[0])
         self.slot = FrameSlot.create(self.slot_path, *self._size)
         self._publish(first)
         self._state = "running"
@@ -153,14 +171,37 @@ class Camera:
         return min(rates) if rates else None
 
     def _publish(self, image: np.ndarray) -> None:
+        """Fit ``image`` to the format straight into the slot's free buffer."""
         assert self.slot is not None
-        if image.shape[1::-1] != self._size:
-            image = fit_to_format(image, *self._size)
-        ts = time.time_ns()
-        index = self.slot.write(image, ts)
-        self._latest = Frame(image, ts, index)
+        w, h = self._size
+        self.slot.write_with(lambda view: fit_to_format(image, w, h, out=view) is view, (h, w, 3), time.time_ns())
         self._published += 1
         self._took()
+
+    def _publish_next(self) -> str | None:
+        """Read the source's next frame straight into the slot's free buffer (decoded there when the source can,
+        else fitted there): the 12 MB copy into the slot is saved. Returns why no frame came (None: published)."""
+        assert self.slot is not None
+        w, h = self._size
+        why: list[str] = []
+
+        def fill(view: np.ndarray) -> bool:
+            try:
+                image = self.source.read_into(view)
+            except Exception as exc:  # noqa: BLE001 - a source that raises is a source that stopped delivering
+                why.append(describe(exc))
+                return False
+            if image is None:
+                why.append(self.source.error or f"no frame from {self.source.description}")
+                return False
+            if image is not view:
+                fit_to_format(image, w, h, out=view)
+            return True
+        if self.slot.write_with(fill, (h, w, 3), time.time_ns()) is None:
+            return why[0] if why else f"no frame from {self.source.description}"
+        self._published += 1
+        self._took()
+        return None
 
     def _took(self) -> None:
         now = time.monotonic()
@@ -233,6 +274,18 @@ class Camera:
                     else:
                         self._dropped += 1  # the profile's camera is slower than the source
                     continue
+            if not self.source.live:  # taken and wanted (decided above): made in the slot
+                why = self._publish_next()
+                n_src += 1
+                if why is None:
+                    if cap_fps:
+                        next_pub = max(next_pub + 1.0 / cap_fps, time.monotonic() - 1.0 / cap_fps)
+                    continue
+                if self._stop.is_set():
+                    break
+                self._recover(why)
+                t0, n_src = time.monotonic(), 0
+                continue
             image, why = self._read()
             n_src += 1
             if image is None:
@@ -250,7 +303,7 @@ class Camera:
             if self.source.live and not self._wanted():
                 self._pass()  # a live source's frame is read to keep up with it; nobody will read this one
                 continue
-            self._publish(fit_to_format(image, *self._size))
+            self._publish(image)
 
     def _recover(self, reason: str) -> None:
         """Reopen the source with backoff until it delivers again or the camera stops."""

@@ -48,16 +48,23 @@ class CaptureSource(Source):
         self.error = None
 
     def read(self) -> np.ndarray | None:
+        return self._read(None)
+
+    def read_into(self, out: np.ndarray) -> np.ndarray | None:
+        """Decoded straight into ``out`` when the video's frames have its shape (OpenCV converts into it)."""
+        return self._read(out)
+
+    def _read(self, out: np.ndarray | None) -> np.ndarray | None:
         if self._first is not None:
             frame, self._first = self._first, None
             return frame
         if self._cap is None:
             self.error = f"{self.description} is not open"
             return None
-        ok, frame = self._cap.read()
+        ok, frame = self._cap.read(out)
         if not ok and self.loop:
             self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, frame = self._cap.read()
+            ok, frame = self._cap.read(out)
         if not ok:
             self.error = f"no frame could be read from {self.description}"
             return None

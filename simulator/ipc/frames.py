@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,6 +93,16 @@ class FrameSlot:
         h, w = image.shape[:2]
         c = image.shape[2] if image.ndim == 3 else 1
         return self._slot.write(image, meta=(h, w, c), timestamp_ns=timestamp_ns)
+
+    def write_with(self, fill: Callable[[np.ndarray], bool], shape: tuple[int, int, int],
+                   timestamp_ns: int | None = None) -> int | None:
+        """Make the next frame in place: ``fill`` gets the free buffer as a (height, width, channels) uint8 array
+        and says whether it filled it (see ``SharedSlot.write_with``). Returns the frame's index, or None."""
+        h, w, c = shape
+
+        def view(buf: np.ndarray) -> bool:
+            return fill(buf.reshape(shape))
+        return self._slot.write_with(view, h * w * c, meta=(h, w, c), timestamp_ns=timestamp_ns)
 
     def wanted(self, interval_s: float, also: Sequence[ReaderNote] = (), now_ns: int | None = None) -> bool:
         """Will someone read the frame the camera has now (the next one comes ``interval_s`` later)? ``also``:

@@ -33,6 +33,7 @@ import mmap
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -187,8 +188,23 @@ class SharedSlot:
         """Publish ``data`` as the newest value; returns its sequence number."""
         raw = np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) \
             else np.ascontiguousarray(data).reshape(-1).view(np.uint8)
-        if raw.size > self.capacity:
-            raise ValueError(f"value of {raw.size} bytes does not fit the slot's {self.capacity} bytes")
+
+        def copy(buf: np.ndarray) -> bool:
+            buf[:] = raw
+            return True
+        seq = self.write_with(copy, raw.size, meta, timestamp_ns)
+        assert seq is not None
+        return seq
+
+    def write_with(self, fill: Callable[[np.ndarray], bool], length: int, meta: tuple[int, ...] = (),
+                   timestamp_ns: int | None = None) -> int | None:
+        """Publish a value made in place: ``fill`` writes it into the free buffer (a uint8 view of ``length``
+        bytes) and says whether it did. Returns the new sequence number, or None when ``fill`` returned False (the
+        newest value stays the newest; the buffer, which readers are not pointed at, is left marked as being
+        written until the next write heals it). Saves the copy of a value that is made anyway, such as a frame
+        decoded or resized straight into the slot."""
+        if length > self.capacity:
+            raise ValueError(f"value of {length} bytes does not fit the slot's {self.capacity} bytes")
         if not self._enter():
             raise SlotClosedError(f"{self.path}: slot is closed")
         try:
@@ -199,8 +215,9 @@ class SharedSlot:
                 base = _BUF_BASE[b]
                 h[base] = 2 * seq - 1  # odd: being written
                 fence()
-                self._bufs[b][: raw.size] = raw
-                h[base + 1] = raw.size
+                if not fill(self._bufs[b][:length]):
+                    return None
+                h[base + 1] = length
                 h[base + 2] = seq
                 h[base + 3] = timestamp_ns if timestamp_ns is not None else time.time_ns()
                 m = tuple(meta) + (0,) * (4 - len(meta))

@@ -6,6 +6,11 @@ Counting rules (batch as in the graph; dynamic batch is taken as 1):
   kernel, ``conv3x3`` for a dense 3x3 stride-1 kernel (what Winograd algorithms speed up), ``conv`` for any
   other dense or grouped kernel. MatMul: output elements x K, kind ``gemm``.
   FLOPs = 2 x MACs.
+- A matrix product with a single row - a batch-1 fully connected layer, or a convolution with one output position
+  per channel (squeeze-and-excitation, classifier heads on a 1x1 map) - is a matrix-vector product, kind ``gemv``:
+  each weight is read once for one multiply-add, so its time is the weight traffic, not GEMM arithmetic (its FLOPs
+  count at the streaming-SIMD rate, like elementwise work).
+- Gather from a constant table (an embedding lookup) reads only the rows it gathers: weight elements = output.
 - Elementwise ops: 1 FLOP per output element (4 for transcendental ones); pooling: kernel area per output
   element; reductions, softmax, normalisations: per input element.
 - Bias, scale and activation ops that directly follow a convolution/matmul (or another elementwise op) that has
@@ -39,14 +44,14 @@ DATA = {"Transpose", "Concat", "Split", "VariadicSplit", "Gather", "GatherND", "
         "Slice", "Pad", "Tile", "Broadcast", "DepthToSpace", "SpaceToDepth", "ShuffleChannels", "ScatterUpdate",
         "ScatterNDUpdate", "ScatterElementsUpdate", "Interpolate", "Reverse", "ReverseSequence", "Roll"}
 MAC_KINDS = ("conv3x3", "conv", "pointwise", "depthwise", "gemm")
-_FUSE_INTO = {*MAC_KINDS, "elementwise", "fused"}
+_FUSE_INTO = {*MAC_KINDS, "gemv", "elementwise", "fused"}
 
 
 @dataclass(frozen=True)
 class OpCost:
     name: str
     type: str
-    kind: str  # conv3x3 | conv | pointwise | depthwise | gemm | elementwise | pool | data | other | fused
+    kind: str  # conv3x3 | conv | pointwise | depthwise | gemm | gemv | elementwise | pool | data | other | fused
     macs: int
     flops: int
     in_elems: int  # activation elements read
@@ -146,6 +151,10 @@ def graph_costs(graph: ov.Model) -> GraphCosts:
         except (RuntimeError, TypeError, IndexError):  # e.g. weights of unknown shape
             dynamic += 1
             continue
+        if kind in ("conv3x3", "conv", "pointwise", "gemm") and extra["cout"] and outs == extra["cout"]:
+            kind = "gemv"  # one row: every weight is streamed once for one multiply-add
+        if t == "Gather" and wts and sources[0].get_name() in const and const[sources[0].get_name()]:
+            w_elems = outs  # an embedding lookup reads the rows it gathers, not the table
         if kind == "elementwise" and _fusable(node, t, act, kinds):
             kind = "fused"
         kinds[name] = kind

@@ -14,21 +14,47 @@ from functools import partial
 
 import openvino as ov
 
-from simulator.profiles.refnets.classic import alexnet, densenet121, googlenet, resnet18, resnet50, squeezenet, vgg16
-from simulator.profiles.refnets.detectors import (
-                                                mobilenet_ssd,
-                                                squeezenet_ssd,
-                                                ssd_mobilenet_v1_coco,
-                                                ssdlite_mobilenet_v2,
-                                                yolov3_tiny,
-                                                yolov4_tiny,
+from simulator.profiles.refnets.classic import (
+    alexnet,
+    densenet121,
+    googlenet,
+    inception_v3,
+    resnet18,
+    resnet50,
+    squeezenet,
+    vgg16,
 )
-from simulator.profiles.refnets.mobile import efficientnet_b0, mobilenet_v1, mobilenet_v2, shufflenet_v2
-from simulator.profiles.refnets.vit import vit_b32
+from simulator.profiles.refnets.compact import (
+    blazeface,
+    efficientnetv2_b0,
+    proxylessnas,
+    regnety_400m,
+    shufflenet_v1,
+)
+from simulator.profiles.refnets.detectors import (
+    mobilenet_ssd,
+    mobilenet_yolo,
+    squeezenet_ssd,
+    ssd_mobilenet_v1_coco,
+    ssdlite_mobilenet_v2,
+    yolov3_tiny,
+    yolov4_tiny,
+)
+from simulator.profiles.refnets.mobile import (
+    efficientnet_b0,
+    mnasnet,
+    mobilenet_v1,
+    mobilenet_v2,
+    mobilenet_v3,
+    shufflenet_v2,
+)
+from simulator.profiles.refnets.vit import bert_base, vit_b32
 
 REFERENCE_NETS: dict[str, Callable[[], ov.Model]] = {
     "mobilenet_v1": mobilenet_v1,
     "mobilenet_v2": mobilenet_v2,
+    "mobilenet_v3": mobilenet_v3,  # Large, as ncnn's benchmark model
+    "mnasnet": mnasnet,
     "shufflenet_v2": shufflenet_v2,
     "efficientnet_b0": efficientnet_b0,
     "resnet18": resnet18,
@@ -37,6 +63,7 @@ REFERENCE_NETS: dict[str, Callable[[], ov.Model]] = {
     "vgg16": vgg16,
     "alexnet": alexnet,
     "googlenet": googlenet,
+    "inception_v3": inception_v3,
     "densenet121": densenet121,
     "squeezenet": squeezenet,
     "squeezenet_ssd": squeezenet_ssd,
@@ -46,9 +73,17 @@ REFERENCE_NETS: dict[str, Callable[[], ov.Model]] = {
     "yolov3_tiny": yolov3_tiny,
     "yolov4_tiny": yolov4_tiny,
     "vit_b32": vit_b32,
+    "bert_base": bert_base,
+    "shufflenet_v1": shufflenet_v1,  # 1.0x, 3 groups, as ncnn's benchmark model
+    "proxylessnas": proxylessnas,  # mobile
+    "regnety_400m": regnety_400m,
+    "efficientnetv2_b0": efficientnetv2_b0,
+    "blazeface": blazeface,  # backbone only, 128x128, as ncnn's benchmark model
+    "mobilenet_yolo": mobilenet_yolo,
 }
 
-__all__ = ["REFERENCE_NETS", "alexnet", "densenet121", "efficientnet_b0", "googlenet", "mobilenet_ssd",
-           "mobilenet_v1", "mobilenet_v2", "resnet18", "resnet50", "shufflenet_v2", "squeezenet",
-           "squeezenet_ssd", "ssd_mobilenet_v1_coco", "ssdlite_mobilenet_v2", "vgg16", "vit_b32", "yolov3_tiny",
-           "yolov4_tiny"]
+__all__ = ["REFERENCE_NETS", "alexnet", "bert_base", "blazeface", "densenet121", "efficientnet_b0", "efficientnetv2_b0",
+           "googlenet", "inception_v3", "mnasnet", "mobilenet_ssd", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3",
+           "mobilenet_yolo", "proxylessnas", "regnety_400m", "resnet18", "resnet50", "shufflenet_v1", "shufflenet_v2",
+           "squeezenet", "squeezenet_ssd", "ssd_mobilenet_v1_coco", "ssdlite_mobilenet_v2", "vgg16", "vit_b32",
+           "yolov3_tiny", "yolov4_tiny"]

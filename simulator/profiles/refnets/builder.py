@@ -17,7 +17,7 @@ import openvino as ov
 import openvino.opset8 as ops8
 import openvino.opset13 as ops
 
-ACTIVATIONS = ("relu", "relu6", "leaky", "hswish", "swish", "gelu", "sigmoid", None)
+ACTIVATIONS = ("relu", "relu6", "leaky", "hswish", "hsigmoid", "swish", "gelu", "sigmoid", "tanh", None)
 
 
 def channels(x) -> int:
@@ -69,6 +69,10 @@ class Builder:
             return ops.prelu(y, ops.constant(np.array([0.1], dtype=np.float32)))
         if act == "hswish":
             return ops.hswish(y)
+        if act == "hsigmoid":
+            return ops.hsigmoid(y)
+        if act == "tanh":
+            return ops.tanh(y)
         if act == "swish":
             return ops.swish(y)
         if act == "gelu":

@@ -1,4 +1,5 @@
-"""Dense-convolution reference networks: ResNet-18/50, VGG-16, AlexNet, GoogLeNet, DenseNet-121, SqueezeNet 1.1.
+"""Dense-convolution reference networks: ResNet-18/50, VGG-16, AlexNet, GoogLeNet, Inception v3, DenseNet-121,
+SqueezeNet 1.1.
 
 Architectures as published (and as the benchmark model files of the figures define them)::
 
@@ -88,6 +89,51 @@ def googlenet(size: int = 224, weights: str = "f32") -> ov.Model:
     x = b.max_pool(x, 3, 2, ceil=True)
     x = inception(inception(x, 256, 160, 320, 32, 128, 128), 384, 192, 384, 48, 128, 128)
     return b.model(b.classifier(x), "googlenet")
+
+
+def inception_v3(size: int = 299, weights: str = "f32", classes: int = 1001) -> ov.Model:
+    """Inception v3 (Szegedy et al. 2016) as TF-slim / Open Model Zoo ``inception-v3-tf`` (no auxiliary head,
+    1001 classes): factorised 1x7/7x1 and 1x3/3x1 convolutions; 5.7 G MACs, 23.8 M parameters."""
+    b = Builder(weights)
+
+    def conv(x, cout, kh, kw=None, stride=1, pad=True):
+        kw = kw or kh
+        w = b.const((cout, channels(x), kh, kw))
+        p = [kh // 2, kw // 2] if pad else [0, 0]
+        y = ops.convolution(x, w, [stride, stride], p, p, [1, 1])
+        return ops.relu(ops.add(y, b.const((1, cout, 1, 1))))
+
+    def avg(x):
+        return b.avg_pool(x, 3, 1, 1)
+
+    def block_a(x, pool):
+        return b.concat([conv(x, 64, 1), conv(conv(x, 48, 1), 64, 5), conv(conv(conv(x, 64, 1), 96, 3), 96, 3),
+                         conv(avg(x), pool, 1)])
+
+    def block_c(x, c7):
+        y = conv(conv(conv(x, c7, 1), c7, 1, 7), 192, 7, 1)
+        z = conv(conv(conv(conv(conv(x, c7, 1), c7, 7, 1), c7, 1, 7), c7, 7, 1), 192, 1, 7)
+        return b.concat([conv(x, 192, 1), y, z, conv(avg(x), 192, 1)])
+
+    def block_e(x):
+        y = conv(x, 384, 1)
+        z = conv(conv(x, 448, 1), 384, 3)
+        return b.concat([conv(x, 320, 1), conv(y, 384, 1, 3), conv(y, 384, 3, 1), conv(z, 384, 1, 3),
+                         conv(z, 384, 3, 1), conv(avg(x), 192, 1)])
+
+    x = conv(conv(conv(b.input(size), 32, 3, stride=2, pad=False), 32, 3, pad=False), 64, 3)
+    x = conv(conv(b.max_pool(x, 3, 2), 80, 1), 192, 3, pad=False)
+    x = b.max_pool(x, 3, 2)
+    x = block_a(block_a(block_a(x, 32), 64), 64)
+    x = b.concat([conv(x, 384, 3, stride=2, pad=False),
+                  conv(conv(conv(x, 64, 1), 96, 3), 96, 3, stride=2, pad=False), b.max_pool(x, 3, 2)])
+    for c7 in (128, 160, 160, 192):
+        x = block_c(x, c7)
+    x = b.concat([conv(conv(x, 192, 1), 320, 3, stride=2, pad=False),
+                  conv(conv(conv(conv(x, 192, 1), 192, 1, 7), 192, 7, 1), 192, 3, stride=2, pad=False),
+                  b.max_pool(x, 3, 2)])
+    x = block_e(block_e(x))
+    return b.model(b.classifier(x, classes), "inception_v3")
 
 
 def densenet121(size: int = 224, weights: str = "f32") -> ov.Model:

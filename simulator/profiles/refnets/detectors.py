@@ -5,6 +5,8 @@
 - ``ssd_mobilenet_v1_coco``, ``ssdlite_mobilenet_v2``: TensorFlow object-detection-zoo models (91 classes,
   SAME padding; SSDLite predicts with depthwise-separable convolutions).
 - ``yolov3_tiny``, ``yolov4_tiny``: Darknet models at 416 (80 classes, leaky ReLU).
+- ``mobilenet_yolo``: ncnn's benchmark MobileNet-YOLO (VOC, 416): MobileNetV1 body, YOLOv2-style heads on two
+  scales joined by a grouped transposed convolution.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import openvino as ov
 import openvino.opset13 as ops
 
-from simulator.profiles.refnets.builder import Builder
+from simulator.profiles.refnets.builder import Builder, channels
 from simulator.profiles.refnets.classic import fire
 from simulator.profiles.refnets.mobile import mobilenet_v1_features, mobilenet_v2_features
 
@@ -119,3 +121,18 @@ def yolov4_tiny(size: int = 416, weights: str = "f32") -> ov.Model:
     y = b.concat([b.upsample(b.conv(x, 128, 1, act="leaky")), route])
     out2 = _yolo_head(b, b.conv(y, 256, 3, act="leaky"))
     return b.model([out1, out2], "yolov4_tiny")
+
+
+def mobilenet_yolo(size: int = 416, weights: str = "f32") -> ov.Model:
+    """MobileNet-YOLO as ``benchmark/mobilenet_yolo.param``: MobileNetV1 (no bias, BatchNorm folded), 1x1 256 +
+    3x3 1024 at 13x13, a 4x4 stride-2 transposed convolution (groups 256) up to 26x26, 3x3 1024 / 1x1 256 / 3x3
+    1024 there, and a 125-channel (5 anchors x 25) 1x1 prediction on each scale; 20 classes."""
+    b = Builder(weights)
+    x = mobilenet_v1_features(b, b.input(size))[-1]
+    x13 = b.conv(b.conv(x, 256, 1), 1024, 3)
+    cin = channels(x13)
+    w = b.const((256, cin // 256, 1, 4, 4))
+    up = ops.group_convolution_backprop_data(x13, w, [2, 2], pads_begin=[1, 1], pads_end=[1, 1], dilations=[1, 1])
+    y = b.conv(b.conv(b.conv(up, 1024, 3), 256, 1), 1024, 3)
+    outs = [ops.sigmoid(b.conv(t, 125, 1, act=None)) for t in (x13, y)]
+    return b.model(outs, "mobilenet_yolo")

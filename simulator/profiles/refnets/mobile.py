@@ -1,4 +1,4 @@
-"""Depthwise-separable reference networks: MobileNet V1/V2, ShuffleNet V2 1.0x, EfficientNet-B0.
+"""Depthwise-separable reference networks: MobileNet V1/V2/V3, MnasNet, ShuffleNet V2 1.0x, EfficientNet-B0.
 
 ``mobilenet_v1_features`` / ``mobilenet_v2_features`` return the backbone tensors the SSD heads use.
 """
@@ -99,3 +99,49 @@ def efficientnet_b0(size: int = 224, weights: str = "f32") -> ov.Model:
             cin = c
     x = b.conv(x, 1280, 1, act="swish")
     return b.model(b.classifier(x), "efficientnet_b0")
+
+
+# MnasNet 1.0 as ncnn's benchmark/mnasnet.param: (expansion, kernel, stride, channels, repeats); ReLU, no SE
+MNAS = [(3, 3, 2, 24, 3), (3, 5, 2, 40, 3), (6, 5, 2, 80, 3), (6, 3, 1, 96, 2), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+
+
+def mnasnet(size: int = 224, weights: str = "f32") -> ov.Model:
+    """MnasNet 1.0 (Tan et al. 2019) as ncnn's benchmark model: inverted residuals without SE; 0.31 G MACs."""
+    b = Builder(weights)
+    x = b.conv(b.dw(b.conv(b.input(size), 32, 3, 2), 3), 16, 1, act=None)
+    cin = 16
+    for e, k, s, c, n in MNAS:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            y = b.conv(b.dw(b.conv(x, cin * e, 1), k, stride), c, 1, act=None)
+            x = ops.add(x, y) if stride == 1 and cin == c else y
+            cin = c
+    x = b.conv(x, 1280, 1)
+    return b.model(b.classifier(x), "mnasnet")
+
+
+# MobileNetV3-Large as ncnn's benchmark/mobilenet_v3.param: (expanded, kernel, stride, channels, SE, activation);
+# in the SE blocks the activation follows the SE gate (hard sigmoid), as the param file has it
+V3 = [(16, 3, 1, 16, False, "relu"), (64, 3, 2, 24, False, "relu"), (72, 3, 1, 24, False, "relu"),
+      (72, 5, 2, 40, True, "relu"), (120, 5, 1, 40, True, "relu"), (120, 5, 1, 40, True, "relu"),
+      (240, 3, 2, 80, False, "hswish"), (200, 3, 1, 80, False, "hswish"), (184, 3, 1, 80, False, "hswish"),
+      (184, 3, 1, 80, False, "hswish"), (480, 3, 1, 112, True, "hswish"), (672, 3, 1, 112, True, "hswish"),
+      (672, 5, 1, 160, True, "hswish"), (672, 5, 2, 160, True, "hswish"), (960, 5, 1, 160, True, "hswish")]
+
+
+def mobilenet_v3(size: int = 224, weights: str = "f32") -> ov.Model:
+    """MobileNetV3-Large (Howard et al. 2019) as ncnn's benchmark model; 0.22 G MACs, 5.5 M parameters."""
+    b = Builder(weights)
+    x = b.conv(b.input(size), 16, 3, 2, act="hswish")
+    cin = 16
+    for hidden, k, s, c, se, act in V3:
+        y = b.conv(x, hidden, 1, act=act) if hidden != cin else x
+        if se:
+            y = b.act(b.se(b.dw(y, k, s, act=None), hidden // 4, gate="hsigmoid"), act)
+        else:
+            y = b.dw(y, k, s, act=act)
+        y = b.conv(y, c, 1, act=None)
+        x = ops.add(x, y) if s == 1 and cin == c else y
+        cin = c
+    x = b.act(b.gap(b.conv(x, 960, 1, act="hswish")), "hswish")
+    return b.model(ops.softmax(b.fc(b.fc(x, 1280, "hswish"), 1000), -1), "mobilenet_v3")

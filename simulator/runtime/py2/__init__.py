@@ -14,6 +14,9 @@ The Lambda host calls, in order, before importing a Lambda:
 
 from __future__ import annotations
 
+from simulator.runtime.py2 import quiet_grammar  # noqa: F401 - first: before anything imports fissix
+
+# isort: split
 from simulator.runtime.py2.convert import (
     Conversion,
     NotConvertibleError,
