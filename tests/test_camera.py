@@ -15,6 +15,7 @@ from simulator.errors import SourceError
 from simulator.ipc.frames import FrameSlot
 from simulator.ipc.slot import SharedSlot
 from simulator.profiles import load_profile
+from tests.support.slow_decoder import SlowDecoder
 
 
 def _reader(path, out):
@@ -174,3 +175,22 @@ def test_file_plays_at_its_own_rate_not_as_fast_as_it_decodes(tmp_path, video_fi
     assert 2 <= paced <= 30 * elapsed + 2  # at most the file's own rate (+ the first frame and one in flight)
     unpaced, _ = frames_in(False)
     assert unpaced > paced
+
+
+def test_a_file_that_decodes_slower_than_it_plays_still_plays(tmp_path, video_file, caplog):
+    """Skipping a frame costs a decode: on a machine slower than the file, catching up never ends. The camera
+    plays on slower than real time instead (and says so once), rather than skipping for ever."""
+    camera = Camera(SlowDecoder(video_file), load_profile("host").camera, tmp_path / "frames")
+    with caplog.at_level("WARNING", logger="simulator.camera.camera"):
+        camera.start()
+        try:
+            reader = FrameSlot.attach(tmp_path / "frames")
+            seen = {reader.read().index}
+            deadline = time.monotonic() + 30
+            while len(seen) < 4 and time.monotonic() < deadline:
+                seen.add(reader.read().index)
+                time.sleep(0.02)
+            assert len(seen) >= 4, f"frames published: {sorted(seen)}"
+        finally:
+            camera.stop()
+    assert "plays slower than real time" in caplog.text

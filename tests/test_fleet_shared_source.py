@@ -10,6 +10,7 @@ import pytest
 from simulator.camera.sources import open_source
 from simulator.errors import SourceError
 from simulator.fleet.shared_source import FrameFanOut, SharedSources, source_key
+from tests.support.slow_decoder import SlowDecoder
 
 
 def test_one_decoder_feeds_three_readers_each_frame_at_most_once(video_file):
@@ -112,3 +113,17 @@ def test_pool_shares_one_decoder_per_file(video_file):
     b.open()
     pool.close()
     assert a.read() is None and b.read() is None and a.fan.clients == 0
+
+
+def test_a_file_that_decodes_slower_than_it_plays_still_feeds_its_readers(video_file, caplog):
+    """As the camera's own loop: the shared decoder plays on slower than real time instead of skipping for ever."""
+    fan = FrameFanOut(SlowDecoder(video_file))
+    client = fan.client()
+    with caplog.at_level("WARNING", logger="simulator.fleet.shared_source"):
+        client.open()
+        try:
+            frames = [client.read() for _ in range(4)]  # each waits for a newer frame (up to the stall timeout)
+        finally:
+            client.close()
+    assert all(f is not None for f in frames) and fan.decoded >= 4
+    assert "plays slower than real time" in caplog.text

@@ -114,6 +114,7 @@ class Camera:
         self._frames = self._dropped = self._reconnects = self._published = 0
         self._interval = 1 / 30  # seconds between frames taken (measured as they come)
         self._last_took = 0.0
+        self._slow_said = False
         self._error: str | None = None
         self._state = "starting"
         self._rate = FrameRate()
@@ -257,11 +258,15 @@ class Camera:
                 if now < due:
                     self._stop.wait(due - now)
                     continue
-                while time.monotonic() - due > 1.0 / src_fps:  # more than a frame behind: skip one
+                while (lag := time.monotonic() - due) > 1.0 / src_fps:  # more than a frame behind: skip one
                     self.source.skip()
                     self._dropped += 1
                     n_src += 1
                     due = t0 + n_src / src_fps
+                    if time.monotonic() - due >= lag:  # a skip costs a frame's time or more: it never catches up
+                        t0 = time.monotonic() - n_src / src_fps  # so play on from here, slower than the file
+                        self._slower_than_real_time()
+                        break
             if not self.source.live:  # decide before decoding: a frame nobody takes or reads is only skipped
                 now = time.monotonic()
                 taken = not cap_fps or now >= next_pub
@@ -304,6 +309,12 @@ class Camera:
                 self._pass()  # a live source's frame is read to keep up with it; nobody will read this one
                 continue
             self._publish(image)
+
+    def _slower_than_real_time(self) -> None:
+        if not self._slow_said:
+            self._slow_said = True
+            log.warning("camera: %s decodes slower than its %g fps on this machine: it plays slower than real time",
+                        self.source.description, self.source.fps or 0)
 
     def _recover(self, reason: str) -> None:
         """Reopen the source with backoff until it delivers again or the camera stops."""

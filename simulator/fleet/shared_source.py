@@ -51,6 +51,7 @@ class FrameFanOut:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._format: tuple[int | None, int | None, float | None] | None = None
+        self._slow_said = False
 
     def client(self) -> SharedSource:
         return SharedSource(self)
@@ -149,11 +150,18 @@ class FrameFanOut:
                 if (wait := due - time.monotonic()) > 0:
                     self._stop.wait(wait)
                     continue
-                while time.monotonic() - due > 1.0 / paced:
+                while (lag := time.monotonic() - due) > 1.0 / paced:
                     self.source.skip()
                     self.skipped += 1
                     n += 1
                     due = t0 + n / paced
+                    if time.monotonic() - due >= lag:  # a skip costs a frame's time or more: it never catches up
+                        t0 = time.monotonic() - n / paced  # so play on from here, slower than the file
+                        if not self._slow_said:
+                            self._slow_said = True
+                            log.warning("shared source: %s decodes slower than its %g fps on this machine: it "
+                                        "plays slower than real time", self.description, paced)
+                        break
             frame = self.source.read()
             n += 1
             if frame is not None:
