@@ -312,3 +312,21 @@ def test_lambda_diff_of_python3_and_errors(capsys):
         lambda_cmd.run(lambda_args("diff", "/nonexistent/x.py"))
     with pytest.raises(LambdaError, match="choose: lambda diff FILE"):
         lambda_cmd.run(lambda_args())
+
+
+def test_the_modernizer_builds_its_grammar_without_a_word_in_the_lambda_log(tmp_path):
+    """fissix builds its grammar tables on first use (an empty per-user cache) and logs that on the root logger,
+    which is the Lambda's log; the runtime loads it quietly. Without that, the same first import does log it."""
+    root = Path(__file__).resolve().parent.parent
+    log_all = "import logging; logging.basicConfig(level=logging.INFO); "
+
+    def first_import(module: str, home: Path) -> str:
+        env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache")}
+        done = subprocess.run([sys.executable, "-c", log_all + f"import {module}"], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert list((home / ".cache" / "fissix").rglob("*.pickle")), "the grammar tables were not built"
+        return done.stderr
+
+    assert "Generating grammar tables" in first_import("fissix.pygram", tmp_path / "plain")
+    assert "grammar tables" not in first_import("simulator.runtime.py2", tmp_path / "runtime")
