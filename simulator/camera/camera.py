@@ -26,6 +26,7 @@ import numpy as np
 
 from simulator.camera.base import Source
 from simulator.camera.live import describe
+from simulator.camera.playback import catch_up
 from simulator.errors import SourceError
 from simulator.ipc.frames import Frame, FrameSlot, ReadClock
 from simulator.profiles.schema import CameraSpec
@@ -258,15 +259,10 @@ class Camera:
                 if now < due:
                     self._stop.wait(due - now)
                     continue
-                while (lag := time.monotonic() - due) > 1.0 / src_fps:  # more than a frame behind: skip one
-                    self.source.skip()
-                    self._dropped += 1
-                    n_src += 1
-                    due = t0 + n_src / src_fps
-                    if time.monotonic() - due >= lag:  # a skip costs a frame's time or more: it never catches up
-                        t0 = time.monotonic() - n_src / src_fps  # so play on from here, slower than the file
-                        self._slower_than_real_time()
-                        break
+                t0, n_src, skipped, moved = catch_up(t0, n_src, src_fps, self.source.skip)
+                self._dropped += skipped
+                if moved:
+                    self._slower_than_real_time()
             if not self.source.live:  # decide before decoding: a frame nobody takes or reads is only skipped
                 now = time.monotonic()
                 taken = not cap_fps or now >= next_pub
@@ -279,21 +275,14 @@ class Camera:
                     else:
                         self._dropped += 1  # the profile's camera is slower than the source
                     continue
-            if not self.source.live:  # taken and wanted (decided above): made in the slot
-                why = self._publish_next()
-                n_src += 1
-                if why is None:
-                    if cap_fps:
-                        next_pub = max(next_pub + 1.0 / cap_fps, time.monotonic() - 1.0 / cap_fps)
-                    continue
-                if self._stop.is_set():
-                    break
-                self._recover(why)
-                t0, n_src = time.monotonic(), 0
-                continue
-            image, why = self._read()
+            if self.source.live:
+                image, why = self._read()
+                came = image is not None
+            else:  # taken and wanted (decided above): made in the slot itself
+                image, why = None, self._publish_next()
+                came = why is None
             n_src += 1
-            if image is None:
+            if not came:
                 if self._stop.is_set():
                     break
                 self._recover(why or f"no frame from {self.source.description}")
@@ -305,7 +294,9 @@ class Camera:
                     self._dropped += 1  # the profile's camera is slower than the source
                     continue
                 next_pub = max(next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps)
-            if self.source.live and not self._wanted():
+            if image is None:  # a file's frame: already published
+                continue
+            if not self._wanted():
                 self._pass()  # a live source's frame is read to keep up with it; nobody will read this one
                 continue
             self._publish(image)

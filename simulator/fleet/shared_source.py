@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from simulator.camera.base import Source
+from simulator.camera.playback import catch_up
 from simulator.camera.sources import choose_source
 from simulator.errors import SourceError
 
@@ -150,18 +151,12 @@ class FrameFanOut:
                 if (wait := due - time.monotonic()) > 0:
                     self._stop.wait(wait)
                     continue
-                while (lag := time.monotonic() - due) > 1.0 / paced:
-                    self.source.skip()
-                    self.skipped += 1
-                    n += 1
-                    due = t0 + n / paced
-                    if time.monotonic() - due >= lag:  # a skip costs a frame's time or more: it never catches up
-                        t0 = time.monotonic() - n / paced  # so play on from here, slower than the file
-                        if not self._slow_said:
-                            self._slow_said = True
-                            log.warning("shared source: %s decodes slower than its %g fps on this machine: it "
-                                        "plays slower than real time", self.description, paced)
-                        break
+                t0, n, skipped, moved = catch_up(t0, n, paced, self.source.skip)
+                self.skipped += skipped
+                if moved and not self._slow_said:
+                    self._slow_said = True
+                    log.warning("shared source: %s decodes slower than its %g fps on this machine: it plays slower "
+                                "than real time", self.description, paced)
             frame = self.source.read()
             n += 1
             if frame is not None:
