@@ -48,6 +48,13 @@ from simulator.profiles.refnets.mobile import (
     mobilenet_v3,
     shufflenet_v2,
 )
+from simulator.profiles.refnets.ncnn_detectors import (
+    fastestdet,
+    mobilenetv2_yolov3,
+    nanodet_m,
+    yolo_fastest_1_1,
+    yolo_fastest_v2,
+)
 from simulator.profiles.refnets.vit import bert_base, vit_b32
 
 REFERENCE_NETS: dict[str, Callable[[], ov.Model]] = {
@@ -80,10 +87,16 @@ REFERENCE_NETS: dict[str, Callable[[], ov.Model]] = {
     "efficientnetv2_b0": efficientnetv2_b0,
     "blazeface": blazeface,  # backbone only, 128x128, as ncnn's benchmark model
     "mobilenet_yolo": mobilenet_yolo,
+    "mobilenetv2_yolov3": mobilenetv2_yolov3,  # VOC, 352, as ncnn's benchmark model
+    "nanodet_m": nanodet_m,  # 320
+    "yolo_fastest_1_1": yolo_fastest_1_1,  # 320
+    "yolo_fastest_v2": yolo_fastest_v2,  # 352
+    "fastestdet": fastestdet,  # 352
 }
 
 __all__ = ["REFERENCE_NETS", "alexnet", "bert_base", "blazeface", "densenet121", "efficientnet_b0", "efficientnetv2_b0",
-           "googlenet", "inception_v3", "mnasnet", "mobilenet_ssd", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3",
-           "mobilenet_yolo", "proxylessnas", "regnety_400m", "resnet18", "resnet50", "shufflenet_v1", "shufflenet_v2",
-           "squeezenet", "squeezenet_ssd", "ssd_mobilenet_v1_coco", "ssdlite_mobilenet_v2", "vgg16", "vit_b32",
+           "fastestdet", "googlenet", "inception_v3", "mnasnet", "mobilenet_ssd", "mobilenet_v1", "mobilenet_v2",
+           "mobilenet_v3", "mobilenet_yolo", "mobilenetv2_yolov3", "nanodet_m", "proxylessnas", "regnety_400m",
+           "resnet18", "resnet50", "shufflenet_v1", "shufflenet_v2", "squeezenet", "squeezenet_ssd",
+           "ssd_mobilenet_v1_coco", "ssdlite_mobilenet_v2", "vgg16", "vit_b32", "yolo_fastest_1_1", "yolo_fastest_v2",
            "yolov3_tiny", "yolov4_tiny"]
