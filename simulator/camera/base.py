@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import numpy as np
+
+PASSED = np.empty((0, 0, 3), np.uint8)  # read() of a live source: a frame came and was not decoded (see Source.offer)
 
 
 class Source(ABC):
@@ -39,6 +42,11 @@ class Source(ABC):
     def skip(self) -> None:
         """Drop the next frame cheaply (used when playback falls behind)."""
         self.read()
+
+    def offer(self, want: Callable[[], bool] | None) -> None:  # noqa: B027 - an optional hook
+        """A live source that can take a frame without decoding it asks ``want()`` as each frame comes, and
+        decodes only those it says yes to; ``read()`` returns ``PASSED`` for the others (default: ignored, every
+        frame is decoded)."""
 
     def interrupt(self) -> None:  # noqa: B027 - an optional hook
         """Make a waiting ``open()``/``read()`` return now (called from another thread when the camera stops)."""

@@ -9,7 +9,8 @@ Every frame is taken at the camera's rate, but only those someone will read are 
 and published: the readers' notes in the slot (the Lambda's ``getLastFrame``) and reads of ``latest`` in this
 process say when each reader is expected back (see ``simulator.ipc.frames``). With no reader, or one that reads
 faster than the camera delivers, that is every frame. A file's frame that is passed over is only decoded (to keep
-its place), never converted to BGR or copied.
+its place), never converted to BGR or copied; a webcam's or stream's is taken off the device on the source's reader
+thread (which asks the camera as each frame comes) and never decoded or converted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from simulator.camera.base import Source
+from simulator.camera.base import PASSED, Source
 from simulator.camera.live import describe
 from simulator.camera.playback import catch_up
 from simulator.errors import SourceError
@@ -115,6 +116,7 @@ class Camera:
         self._frames = self._dropped = self._reconnects = self._published = 0
         self._interval = 1 / 30  # seconds between frames taken (measured as they come)
         self._last_took = 0.0
+        self._next_pub = 0.0  # the profile's camera rate: when the next frame may be taken (monotonic s)
         self._slow_said = False
         self._error: str | None = None
         self._state = "starting"
@@ -220,6 +222,13 @@ class Camera:
         local = self._local_reads.note()
         return self.slot.wanted(1.0 / rate if rate else self._interval, [local] if local.read_ns else [])
 
+    def _takes_now(self) -> bool:
+        """Asked by a live source's reader thread as each frame comes: will this frame be published? One that
+        will not is never decoded (a webcam's MJPEG decode, a stream's conversion to BGR)."""
+        if self.spec.fps and time.monotonic() < self._next_pub:
+            return False
+        return self._wanted()
+
     def _pass(self) -> None:
         """A frame taken that no reader was expected for: nothing made of it."""
         assert self.slot is not None
@@ -251,7 +260,15 @@ class Camera:
         cap_fps = self.spec.fps
         t0 = time.monotonic()
         n_src = 1  # source frames consumed (the first one was published in start())
-        next_pub = t0  # the profile's camera rate: a schedule, so jitter in the source does not drop frames
+        self._next_pub = t0  # the profile's camera rate: a schedule, so jitter in the source does not drop frames
+        if self.source.live:
+            self.source.offer(self._takes_now)
+        try:
+            self._play(src_fps, cap_fps, t0, n_src)
+        finally:
+            self.source.offer(None)
+
+    def _play(self, src_fps: float | None, cap_fps: float | None, t0: float, n_src: int) -> None:
         while not self._stop.is_set():
             if src_fps:  # a file plays at its own rate: wait for the next frame's time, skip if behind
                 due = t0 + n_src / src_fps
@@ -265,12 +282,13 @@ class Camera:
                     self._slower_than_real_time()
             if not self.source.live:  # decide before decoding: a frame nobody takes or reads is only skipped
                 now = time.monotonic()
-                taken = not cap_fps or now >= next_pub
+                taken = not cap_fps or now >= self._next_pub
                 if not taken or not self._wanted():
                     self.source.skip()
                     n_src += 1
                     if taken:
-                        next_pub = max(next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps) if cap_fps else next_pub
+                        if cap_fps:
+                            self._next_pub = max(self._next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps)
                         self._pass()
                     else:
                         self._dropped += 1  # the profile's camera is slower than the source
@@ -290,13 +308,13 @@ class Camera:
                 continue
             now = time.monotonic()
             if cap_fps:
-                if now < next_pub:
+                if now < self._next_pub:
                     self._dropped += 1  # the profile's camera is slower than the source
                     continue
-                next_pub = max(next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps)
+                self._next_pub = max(self._next_pub + 1.0 / cap_fps, now - 1.0 / cap_fps)
             if image is None:  # a file's frame: already published
                 continue
-            if not self._wanted():
+            if image is PASSED or not self._wanted():
                 self._pass()  # a live source's frame is read to keep up with it; nobody will read this one
                 continue
             self._publish(image)

@@ -82,11 +82,21 @@ class CaptureSource(Source):
 
 
 class _OpenCvDevice:
+    """A webcam or stream: ``grab`` takes a frame off the device (V4L2 dequeues the buffer; FFmpeg decodes the
+    packet), ``retrieve`` converts it to BGR (V4L2: the MJPEG decode or YUYV conversion)."""
+
     def __init__(self, cap: cv2.VideoCapture) -> None:
         self.cap = cap
 
     def read(self) -> np.ndarray | None:
         ok, frame = self.cap.read()
+        return frame if ok else None
+
+    def grab(self) -> bool:
+        return bool(self.cap.grab())
+
+    def retrieve(self) -> np.ndarray | None:
+        ok, frame = self.cap.retrieve()
         return frame if ok else None
 
     def close(self) -> None:

@@ -17,14 +17,16 @@ from typing import Protocol
 
 import numpy as np
 
-from simulator.camera.base import Source
+from simulator.camera.base import PASSED, Source
 from simulator.errors import SimulatorError, SourceError
 
 log = logging.getLogger(__name__)
 
 
 class Device(Protocol):
-    """An opened capture device, used only from its reader thread."""
+    """An opened capture device, used only from its reader thread. One that also has ``grab() -> bool`` (take the
+    next frame, not decoded) and ``retrieve() -> ndarray | None`` (decode the frame taken) is read that way when
+    the source was offered a ``want`` (``Source.offer``): frames nobody will read are never decoded."""
 
     def read(self) -> np.ndarray | None:
         """The next frame (blocking); None once it stops delivering."""
@@ -42,8 +44,10 @@ def describe(exc: BaseException) -> str:
 class _Reader:
     """One connection: a thread that opens the device, then reads until stopped or the device fails."""
 
-    def __init__(self, connect: Callable[[], Device], name: str, lost_message: str) -> None:
+    def __init__(self, connect: Callable[[], Device], name: str, lost_message: str,
+                 want: Callable[[], bool] | None = None) -> None:
         self._connect, self._lost = connect, lost_message
+        self.want = want
         self._cond = threading.Condition()
         self._frame: np.ndarray | None = None
         self._seq = 0
@@ -58,7 +62,7 @@ class _Reader:
         try:
             device = self._connect()
             while not self._stopping:
-                frame = device.read()
+                frame = self._next(device)
                 if frame is None:
                     self.error = self._lost
                     break
@@ -76,6 +80,20 @@ class _Reader:
             with self._cond:
                 self._done = True
                 self._cond.notify_all()
+
+    def _next(self, device: Device) -> np.ndarray | None:
+        """The next frame: decoded, or ``PASSED`` when it was only taken (``want`` said no)."""
+        grab, retrieve, want = getattr(device, "grab", None), getattr(device, "retrieve", None), self.want
+        if want is None or grab is None or retrieve is None:
+            return device.read()
+        if not grab():
+            return None
+        try:
+            wanted = want()
+        except Exception as exc:  # noqa: BLE001 - a failing predicate must not stop the camera: decode the frame
+            log.debug("camera: deciding whether to decode a frame failed: %s", exc)
+            wanted = True
+        return retrieve() if wanted else PASSED
 
     def newer_than(self, seq: int, timeout: float, interrupted: threading.Event) -> tuple[int, np.ndarray] | None:
         """(seq, frame) of a frame newer than ``seq``; None on timeout, interruption or a finished reader."""
@@ -119,6 +137,7 @@ class LiveSource(Source):
         self._reader: _Reader | None = None
         self._seq = 0
         self._interrupted = threading.Event()
+        self._want: Callable[[], bool] | None = None
 
     @abstractmethod
     def _connect(self) -> Device:
@@ -133,7 +152,7 @@ class LiveSource(Source):
     def open(self) -> None:
         if self._reader is not None:
             self._reader.stop()
-        reader = _Reader(self._connect, f"camera-reader {self.description}", self._lost_message())
+        reader = _Reader(self._connect, f"camera-reader {self.description}", self._lost_message(), self._want)
         self._reader, self._seq = reader, 0
         got = reader.newer_than(0, self.open_timeout + self.stall_timeout, self._interrupted)
         if got is None:
@@ -165,6 +184,11 @@ class LiveSource(Source):
 
     def skip(self) -> None:
         self.read()
+
+    def offer(self, want: Callable[[], bool] | None) -> None:
+        self._want = want
+        if self._reader is not None:
+            self._reader.want = want
 
     def interrupt(self) -> None:
         self._interrupted.set()

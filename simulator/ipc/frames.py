@@ -57,14 +57,19 @@ class ReadClock:
         return ReaderNote(self.last_ns, self.gap_ns, waiting_seq)
 
 
-def expected_soon(notes: Sequence[ReaderNote], now_ns: int, interval_ns: int) -> bool:
+def expected_soon(notes: Sequence[ReaderNote], now_ns: int, interval_ns: int, made_ns: int = 0) -> bool:
     """Should the frame of ``now_ns`` be made, when the next comes ``interval_ns`` later? Yes when no reader is
     active (nobody to judge by: every frame, as a camera does), when one waits, or when one is expected back
-    before the next frame (with a quarter of a frame to spare) or is already late."""
+    before the next frame (with a quarter of a frame to spare). For a reader already late: yes, unless the newest
+    frame made (at ``made_ns``) is one it has not read and is less than two frames old - it takes that one."""
+    def wants(n: ReaderNote) -> bool:
+        if n.waiting_seq:
+            return True
+        if now_ns < n.expected_ns:
+            return now_ns + interval_ns + interval_ns // 4 >= n.expected_ns
+        return not (made_ns > n.read_ns and now_ns - made_ns < 2 * interval_ns)
     active = [n for n in notes if n.active(now_ns)]
-    if not active:
-        return True
-    return any(n.waiting_seq or now_ns + interval_ns + interval_ns // 4 >= n.expected_ns for n in active)
+    return not active or any(wants(n) for n in active)
 
 
 class FrameSlot:
@@ -75,6 +80,7 @@ class FrameSlot:
         self.path = slot.path
         self._tag = secrets.randbits(62) + 1  # this reader's note in the slot
         self._clock = ReadClock()
+        self._made_ns = 0  # when this writer last made a frame (monotonic ns)
 
     @classmethod
     def create(cls, path: Path, width: int, height: int, channels: int = 3) -> FrameSlot:
@@ -92,6 +98,7 @@ class FrameSlot:
     def write(self, image: np.ndarray, timestamp_ns: int | None = None) -> int:
         h, w = image.shape[:2]
         c = image.shape[2] if image.ndim == 3 else 1
+        self._made_ns = time.monotonic_ns()
         return self._slot.write(image, meta=(h, w, c), timestamp_ns=timestamp_ns)
 
     def write_with(self, fill: Callable[[np.ndarray], bool], shape: tuple[int, int, int],
@@ -102,13 +109,14 @@ class FrameSlot:
 
         def view(buf: np.ndarray) -> bool:
             return fill(buf.reshape(shape))
+        self._made_ns = time.monotonic_ns()
         return self._slot.write_with(view, h * w * c, meta=(h, w, c), timestamp_ns=timestamp_ns)
 
     def wanted(self, interval_s: float, also: Sequence[ReaderNote] = (), now_ns: int | None = None) -> bool:
         """Will someone read the frame the camera has now (the next one comes ``interval_s`` later)? ``also``:
         notes of readers in the camera's own process."""
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
-        return expected_soon([*self._slot.reader_notes(), *also], now_ns, int(interval_s * 1e9))
+        return expected_soon([*self._slot.reader_notes(), *also], now_ns, int(interval_s * 1e9), self._made_ns)
 
     def pass_frame(self) -> None:
         """The camera took a frame and made nothing of it (no reader was expected for it)."""
