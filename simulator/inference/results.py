@@ -32,7 +32,7 @@ def _pick(raw: dict[str, np.ndarray], model_type: str) -> np.ndarray:
 def parse_classification(scores: np.ndarray) -> list[dict]:
     scores = scores.reshape(-1).astype(np.float32)
     order = np.argsort(-scores, kind="stable")
-    return [{"label": int(i), "prob": float(scores[i])} for i in order]
+    return [{"label": i, "prob": p} for i, p in zip(order.tolist(), scores[order].tolist(), strict=True)]
 
 
 def parse_ssd(rows: np.ndarray, input_hw: tuple[int, int]) -> list[dict]:
@@ -43,14 +43,10 @@ def parse_ssd(rows: np.ndarray, input_hw: tuple[int, int]) -> list[dict]:
         rows = rows[: end[0]]
     rows = rows[rows[:, 2] > 0]
     rows = rows[np.argsort(-rows[:, 2], kind="stable")]
-    out = []
-    for _, label, prob, x0, y0, x1, y1 in rows.tolist():
-        out.append({
-            "label": int(label), "prob": float(prob),
-            "xmin": float(np.clip(x0, 0, 1) * w), "ymin": float(np.clip(y0, 0, 1) * h),
-            "xmax": float(np.clip(x1, 0, 1) * w), "ymax": float(np.clip(y1, 0, 1) * h),
-        })
-    return out
+    boxes = np.clip(rows[:, 3:7].astype(np.float64), 0, 1) * np.array([w, h, w, h], np.float64)
+    return [{"label": int(label), "prob": prob, "xmin": x0, "ymin": y0, "xmax": x1, "ymax": y1}
+            for label, prob, (x0, y0, x1, y1) in zip(rows[:, 1].tolist(), rows[:, 2].tolist(), boxes.tolist(),
+                                                     strict=True)]
 
 
 def parse_segmentation(scores: np.ndarray, input_hw: tuple[int, int], shape: tuple[int, ...] | None) -> list[dict]:
