@@ -145,6 +145,16 @@ def run_device():
         device.stop()
 
 
+def pytest_collection_finish(session):
+    """The Raspberry Pi resolutions (tests/test_requirements.py) mostly wait on downloads: when they are selected,
+    start them now, so they run beside the other tests rather than after them."""
+    if any(item.nodeid.startswith("tests/test_requirements.py") for item in session.items):
+        from tests.support.pi_resolution import start_resolutions, stop_resolutions
+
+        start_resolutions()
+        session.config.add_cleanup(stop_resolutions)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item):
     """A ``network`` test whose models could not be fetched follows tests/support/needs.py: skipped on a

@@ -25,7 +25,7 @@ def fleet_command(*args: str) -> list[str]:
 def test_fleet_runs_for_its_duration_and_leaves_nothing_running(tiny_artifacts, video_file, sim_home):
     proc = subprocess.Popen(
         fleet_command("--devices", "2", "--source", str(video_file), "--project", LAMBDA, "--artifacts",
-                      str(tiny_artifacts), "--http-port", "0", "--mqtt-port", "0", "--duration", "12",
+                      str(tiny_artifacts), "--http-port", "0", "--mqtt-port", "0", "--duration", "4",
                       "--baseline-seconds", "1"),
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: set[int] = set()
