@@ -72,9 +72,9 @@ def one(tree: Path, kind: str, sample: str, clip: Path, seconds: float) -> None:
     device = spine_fps.start_device(sample, clip)
     try:
         time.sleep(1.0)
-        (n0, f0), t0, c0 = spine_fps.counters(device), time.perf_counter(), cpu()
+        (n0, f0), t0, c0 = spine_fps.counters(device)[:2], time.perf_counter(), cpu()  # (older trees: 2 counters)
         time.sleep(seconds + 0.3)  # the Lambda's counters are flushed every 0.25 s
-        (n1, f1), t1, c1 = spine_fps.counters(device), time.perf_counter() - 0.3, cpu()
+        (n1, f1), t1, c1 = spine_fps.counters(device)[:2], time.perf_counter() - 0.3, cpu()
     finally:
         device.stop()
     print(json.dumps({"rate": (n1 - n0) / (t1 - t0), "new": (f1 - f0) / (t1 - t0),

@@ -1,19 +1,23 @@
 """How well do the hardware profiles predict published latency figures nobody tuned them to?
 
-    python bench/fidelity.py [--markdown]
+    python bench/fidelity.py [--markdown] [--splits N]
 
 Splits the published figures (simulator/profiles/published.yaml) into two fixed random halves (stratified by
 device), fits the profile coefficients on one half and predicts the other, then the reverse; prints every
 figure with its source, its held-out prediction, the prediction of the shipped profiles (fitted to all
 figures) and the ratios, and a summary per half and per device. ``--markdown`` prints the table for
-docs/performance-model.md.
+docs/performance-model.md. ``--splits N`` also repeats the held-out check on N other random splits (seeds 0 to
+N-1, drawn the same way): which figures share a half moves the result by several points, and this shows how much.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -70,11 +74,29 @@ def print_markdown(held: list[Check], shipped: list[Check]) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--markdown", action="store_true", help="print the figures table as Markdown")
+    ap.add_argument("--splits", type=int, default=0, metavar="N", help="also check N other random splits")
     args = ap.parse_args(argv)
     held = cross_validate()
     shipped = shipped_checks(held)
     (print_markdown if args.markdown else print_text)(held, shipped)
+    if args.splits > 0:
+        print_splits(args.splits)
     return 0
+
+
+def print_splits(n: int) -> None:
+    """The held-out result over ``n`` other random splits (seeds 0..n-1), and how often each figure missed."""
+    shares, misses = [], Counter[str]()
+    print(f"\nOther random splits (seeds 0..{n - 1}): held out within ±25%")
+    for seed in range(n):
+        checks = cross_validate(seed=seed)
+        shares.append(summary(checks)["within_25"])
+        misses.update(f"{c.figure.figure.hardware} {c.figure.net}" for c in checks if not c.within_25)
+        print(f"  seed {seed:>3}: {shares[-1] * 100:5.1f}%", flush=True)
+    q = np.percentile(np.array(shares) * 100, [0, 25, 50, 75, 100])
+    print(f"  mean {np.mean(shares) * 100:.1f}%   min {q[0]:.1f}   quartiles {q[1]:.1f} / {q[2]:.1f} / {q[3]:.1f}   "
+          f"max {q[4]:.1f}   ({sum(s >= 0.8 for s in shares)} of {n} splits at 80% or more)")
+    print("  missed most often: " + ", ".join(f"{name} ({k}/{n})" for name, k in misses.most_common(8)))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Samples: object_detection and hotdog. Loads: an idle machine, and one busy core 
 spinning for the whole condition). Per condition and sample, rounds alternate (a) and (b) — which one goes first
 alternates too — and the ratio (a)/(b) of inferences per second is printed per round and as the median.
 The camera plays the clip at its own 30 fps in (a), as a real camera would, while (b) decodes a frame whenever its
-loop asks: "new/s" is how many of (a)'s frames were new (getLastFrame counts repeats).
+loop asks: "new/s" is how many of (a)'s frames were new (getLastFrame counts repeats), "made/s" how many the camera
+converted and put into the slot (the rest it only decoded: nobody was to read them).
 os.getloadavg() is printed before and after each condition: other work on the machine disturbs the figures.
 
 Usage: python bench/spine_fps.py [--seconds 15] [--rounds 3] [--samples object_detection,hotdog] [--loads idle,busy]
@@ -211,22 +212,23 @@ def start_device(sample: str, clip: Path, warm: int = 3):
     return device
 
 
-def counters(device) -> tuple[int, int]:
-    """(inferences, new frames read) from the Lambda's counters."""
+def counters(device) -> tuple[int, int, int]:
+    """(inferences, new frames read, frames the camera made) from the Lambda's and the camera's counters."""
     s = device.lambda_stats()
-    return int(s.get("inferences", 0)), int(s.get("frames_read", 0)) - int(s.get("stale_frames", 0))
+    return (int(s.get("inferences", 0)), int(s.get("frames_read", 0)) - int(s.get("stale_frames", 0)),
+            device.camera.stats.published)
 
 
-def in_simulator(sample: str, clip: Path, seconds: float) -> tuple[float, float]:
-    """(a): (inferences/s, new frames/s) of the unmodified sample Lambda, from its counters."""
+def in_simulator(sample: str, clip: Path, seconds: float) -> tuple[float, float, float]:
+    """(a): (inferences/s, new frames/s, frames made/s) of the unmodified sample Lambda, from the counters."""
     device = start_device(sample, clip)
     try:
         time.sleep(1.0)
-        (n0, f0), t0 = counters(device), time.perf_counter()
+        (n0, f0, m0), t0 = counters(device), time.perf_counter()
         time.sleep(seconds)
         time.sleep(0.3)  # the Lambda's counters are flushed every 0.25 s
-        (n1, f1), t1 = counters(device), time.perf_counter() - 0.3
-        return (n1 - n0) / (t1 - t0), (f1 - f0) / (t1 - t0)
+        (n1, f1, m1), t1 = counters(device), time.perf_counter() - 0.3
+        return (n1 - n0) / (t1 - t0), (f1 - f0) / (t1 - t0), (m1 - m0) / (t1 - t0)
     finally:
         device.stop()
 
@@ -255,8 +257,8 @@ def run(samples: list[str], loads: list[str], rounds: int, seconds: float, clip:
     medians: dict[tuple[str, str], float] = {}
     for load in loads:
         print(f"\n== {load}: {'one busy core' if load == 'busy' else 'no competing load'}; before: {loadavg()}")
-        print(f"{'sample':>16} {'round':>5} {'first':>6} {'simulator/s':>11} {'new/s':>6} {'plain/s':>8} {'ratio':>6}",
-              flush=True)
+        print(f"{'sample':>16} {'round':>5} {'first':>6} {'simulator/s':>11} {'new/s':>6} {'made/s':>6} "
+              f"{'plain/s':>8} {'ratio':>6}", flush=True)
         busy = BusyCore() if load == "busy" else None
         if busy is not None:
             busy.__enter__()
@@ -267,13 +269,13 @@ def run(samples: list[str], loads: list[str], rounds: int, seconds: float, clip:
                     first = "plain" if r % 2 == 0 else "sim"
                     if first == "plain":
                         plain = plain_script(sample, clip, seconds)
-                        sim, new = in_simulator(sample, clip, seconds)
+                        sim, new, made = in_simulator(sample, clip, seconds)
                     else:
-                        sim, new = in_simulator(sample, clip, seconds)
+                        sim, new, made = in_simulator(sample, clip, seconds)
                         plain = plain_script(sample, clip, seconds)
                     ratios.append(sim / plain)
-                    print(f"{sample:>16} {r + 1:>5} {first:>6} {sim:11.2f} {new:6.2f} {plain:8.2f} {sim / plain:6.3f}",
-                          flush=True)
+                    print(f"{sample:>16} {r + 1:>5} {first:>6} {sim:11.2f} {new:6.2f} {made:6.2f} {plain:8.2f} "
+                          f"{sim / plain:6.3f}", flush=True)
                 medians[(load, sample)] = statistics.median(ratios)
         finally:
             if busy is not None:
