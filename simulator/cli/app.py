@@ -100,6 +100,9 @@ def _setup_logging(level: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    from simulator.inference import lazy_ovc
+
+    lazy_ovc.defer()  # OpenVINO's model-conversion API loads on first use, not with every import of OpenVINO
     try:
         return _main(argv)
     except UsageError as exc:

@@ -109,6 +109,9 @@ def load_lambda(path: Path):
 
 
 def main() -> int:
+    from simulator.inference import lazy_ovc
+
+    lazy_ovc.defer()  # before anything imports OpenVINO: its model-conversion API loads on first use
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     from simulator.device import greengrasssdk
