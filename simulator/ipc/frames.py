@@ -10,6 +10,7 @@ seen may wait for the next (``FrameSlot.read(seen=..., wait=...)``).
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -36,25 +37,30 @@ class Frame:
 
 
 class ReadClock:
-    """When one reader reads: its last read and the shortest gap between its recent reads (monotonic ns)."""
+    """When one reader reads: its last read and the shortest gap between its recent reads (monotonic ns). Safe to
+    tick and read from any thread (the camera's viewers tick it; the camera and a source's reader thread read it)."""
 
     def __init__(self, keep: int = 8) -> None:
         self.last_ns = 0
         self._gaps: deque[int] = deque(maxlen=keep)
+        self._lock = threading.Lock()
 
     def tick(self, now_ns: int | None = None) -> None:
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
-        if self.last_ns:
-            self._gaps.append(now_ns - self.last_ns)
-        self.last_ns = now_ns
+        with self._lock:
+            if self.last_ns:
+                self._gaps.append(now_ns - self.last_ns)
+            self.last_ns = now_ns
 
     @property
     def gap_ns(self) -> int:
         """0 until two reads were seen (a reader that may come back at any moment)."""
-        return min(self._gaps) if self._gaps else 0
+        with self._lock:
+            return min(self._gaps) if self._gaps else 0
 
     def note(self, waiting_seq: int = 0) -> ReaderNote:
-        return ReaderNote(self.last_ns, self.gap_ns, waiting_seq)
+        with self._lock:
+            return ReaderNote(self.last_ns, min(self._gaps) if self._gaps else 0, waiting_seq)
 
 
 def expected_soon(notes: Sequence[ReaderNote], now_ns: int, interval_ns: int, made_ns: int = 0) -> bool:
