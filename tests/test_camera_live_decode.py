@@ -8,7 +8,6 @@ count of the device's grab() and retrieve() calls around the real VideoCapture.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -20,6 +19,7 @@ from simulator.camera.live import _Reader
 from simulator.ipc.frames import FrameSlot
 from simulator.profiles import load_profile
 from tests.support.mjpeg_server import MjpegServer
+from tests.support.waits import wait_until
 
 
 class CountingStream(StreamSource):
@@ -47,14 +47,6 @@ class CountingStream(StreamSource):
             return read()
         device.grab, device.retrieve, device.read = counted_grab, counted_retrieve, counted_read  # type: ignore
         return device
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for: {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -7,9 +7,6 @@ flowing again); the waits are generous guards, never measurements.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 
 from simulator.camera.camera import Camera
@@ -17,14 +14,7 @@ from simulator.camera.sources import open_source
 from simulator.ipc.frames import FrameSlot
 from simulator.profiles import load_profile
 from tests.support.mjpeg_server import MjpegServer
-
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for: {what}")
-        time.sleep(0.02)
+from tests.support.waits import wait_until
 
 
 @pytest.fixture
