@@ -25,6 +25,7 @@ from simulator.inference.results import parse_result
 from simulator.paths import PROJECTS_DIR
 from simulator.project_import import import_project
 from tests.support.mxnet_files import params_bytes, resnet_classifier, ssd_detector, write_checkpoint
+from tests.support.waits import wait_until
 
 VOC3 = ["aeroplane", "bicycle", "bird"]
 DIGITS = [f"digit {i}" for i in range(10)]
@@ -200,7 +201,10 @@ def test_generated_lambda_runs_in_the_simulator(tmp_path, kind, classifier_tar, 
         assert all(0.0 <= p <= 1.0 for p in body.values()), body
         return len(body) == 5 if kind == "classifier" else True
 
-    sub.wait_for(lambda m: m[1] == f"{project.name} model loaded".encode(), timeout=60)
+    # "model loaded" is published once, possibly before the subscriber connects: the device's own log has it all
+    loaded = f"{project.name} model loaded".encode()
+    wait_until(lambda: any(m.payload == loaded for m in device.messages.since(0, 500)), "the model-loaded message",
+               timeout=60)
     sub.wait_for(published, timeout=60)
     errors = [p for _, p in sub.messages if p.startswith(b"Error")]
     assert not errors, errors
