@@ -102,7 +102,7 @@ def run_headless(config: RunConfig, duration: float | None = None) -> int:
                 startup = device.status().startup
                 if startup is not None and startup.first_result_s is not None:
                     first_said = True
-                    print(f"  first result after {startup.first_result_s:.1f} s", flush=True)
+                    print(f"  first result after {startup.first_result_s:.2f} s", flush=True)
             wait = min(0.5 if not first_said else STATUS_EVERY, next_status - now)
             if notifier.watchdog_every:
                 wait = min(wait, max(0.0, next_ping - now))

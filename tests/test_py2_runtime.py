@@ -75,6 +75,21 @@ def test_prepare_leaves_a_python3_lambda_where_it_is(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_python3_lambda_never_loads_the_converter(tmp_path):
+    """The Lambda host's start imports only what a Python 3 Lambda needs; the converter loads for a Python 2 file."""
+    code = ("import sys; from pathlib import Path; from simulator.runtime import py2; "
+            "py2.install_import_guards(Path(sys.argv[1]).parent); py2.prepare_lambda(Path(sys.argv[1]), "
+            "Path(sys.argv[2])); "
+            "print(sorted(m for m in sys.modules if m.endswith(('py2.convert', 'fissix.refactor'))))")
+    py3 = ROOT / "tests" / "lambdas" / "style2018" / "lambda_function.py"
+    py2 = LAMBDAS / "greengrass_2017" / "greengrassHelloWorld.py"
+    assert py2.is_file()
+    loaded = [subprocess.run([sys.executable, "-c", code, str(f), str(tmp_path / f"out{i}")], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+              for i, f in enumerate((py3, py2))]
+    assert loaded == ["[]", "['fissix.refactor', 'simulator.runtime.py2.convert']"]
+
+
 def test_prepare_converts_a_python2_module_beside_a_python3_lambda(tmp_path):
     folder = tmp_path / "lambda"
     folder.mkdir()

@@ -14,7 +14,7 @@ import skimage.data
 
 from simulator.errors import ModelNotFoundError
 from simulator.inference import devices
-from simulator.inference.store import ensure_model
+from simulator.inference.store import ensure_model, file_cache_dir
 from simulator.inference.substitutes import find_substitute
 from simulator.inference.substitutes.detection import COCO_TO_VOC
 from simulator.inference.substitutes.ssd_decode import Detections, load_heads, postprocess, select
@@ -92,11 +92,21 @@ def test_the_substitute_compiles_only_the_heads():
     assert [tuple(o.get_shape()) for o in model.graph.outputs] == [(1, 1917, 1, 4), (1, 1917, 91)]
 
 
+def test_the_substitute_compiles_from_its_cache_folder(xml):
+    """The saved heads compile by their path, from a cache folder of this version of the file."""
+    model = find_substitute(OD).load(devices.core(), "CPU", CONFIG)
+    saved = load_heads(devices.core(), xml).saved
+    assert saved is not None and saved.name.endswith(".heads.xml")
+    assert list(file_cache_dir(saved).glob("*.blob")), "no compiled blob in the heads' cache folder"
+    assert model.run(cv2.cvtColor(photo("chelsea"), cv2.COLOR_BGR2RGB)[None])[1].shape == (1, 1917, 91)
+
+
 def test_the_substitute_lets_the_mapped_weights_go():
-    """The CPU plugin runs on its own copy of the weights: of the heads' mapped IR weights, only the few pages
-    inference reads stay resident."""
+    """The CPU plugin runs on its own copy of the weights: of the heads' mapped IR weights (and of a compiled blob
+    read from the cache), only the few pages inference reads stay resident."""
     def heads_maps():
-        return {m.addr: m for m in psutil.Process().memory_maps(grouped=False) if m.path.endswith(".heads.bin")}
+        return {m.addr: m for m in psutil.Process().memory_maps(grouped=False)
+                if m.path.endswith((".heads.bin", ".blob"))}
 
     before = heads_maps()
     model = find_substitute(OD).load(devices.core(), "CPU", CONFIG)

@@ -238,3 +238,21 @@ def test_local_folder_as_index(local_index, tmp_path, monkeypatch):
 
 def test_openvino_cache_dir_is_in_the_cache(offline):
     assert store.ov_cache_dir() == Path(offline) / "ov_cache" and store.ov_cache_dir().is_dir()
+
+
+def test_a_model_compiled_from_its_file_has_a_cache_folder_per_version(offline, tmp_path):
+    """OpenVINO keys a model compiled from a file by its path alone: a changed file must not meet its old blob."""
+    xml = tmp_path / "net.xml"
+    xml.write_text("<net/>")
+    xml.with_suffix(".bin").write_bytes(b"\0" * 8)
+    first = store.file_cache_dir(xml)
+    assert store.file_cache_dir(xml) == first and first.parent == store.ov_cache_dir() / "by-file"
+    first.mkdir(parents=True)
+    (first / "1.blob").write_bytes(b"compiled")
+    other = tmp_path / "elsewhere" / "net.xml"  # the same name in another folder: a folder of its own
+    other.parent.mkdir()
+    shutil.copy(xml, other)
+    assert store.file_cache_dir(other) != first and first.is_dir()
+    xml.with_suffix(".bin").write_bytes(b"\1" * 16)  # new weights
+    second = store.file_cache_dir(xml)
+    assert second != first and not first.exists()  # the old version's blobs are gone

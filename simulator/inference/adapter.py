@@ -37,7 +37,10 @@ class OpenVINOModel:
     """One image input (NCHW or NHWC); ``infer`` returns the outputs flat float32 by name, ``run`` as arrays."""
 
     def __init__(self, graph: ov.Model, device: str, name: str, core: ov.Core | None = None,
-                 config: dict[str, str] | None = None) -> None:
+                 config: dict[str, str] | None = None, source: Path | None = None) -> None:
+        """``source``: the IR file ``graph`` was read from, compiled by its path instead, so that a ``CACHE_DIR``
+        in ``config`` is looked up by the path rather than by hashing the whole graph (OpenVINO keys such an
+        entry by the path alone: the caller gives each version of the file its own cache folder)."""
         self.name = name
         self._graph = graph
         if len(graph.inputs) != 1:
@@ -54,7 +57,8 @@ class OpenVINOModel:
         if shape[0].is_dynamic:
             graph.reshape({port.any_name if port.names else 0: [1, *dims[1:]]})
         cfg = dict(devices.compile_config() if config is None else config)
-        self._compiled = (core or devices.core()).compile_model(graph, device, cfg)
+        target = str(source) if source is not None and not shape[0].is_dynamic else graph
+        self._compiled = (core or devices.core()).compile_model(target, device, cfg)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()  # one request: Lambda threads take turns
         self._out_names = [o.any_name if o.names else f"output{i}" for i, o in enumerate(self._compiled.outputs)]

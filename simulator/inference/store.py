@@ -14,9 +14,12 @@ hashing 140 MB. ``fetch`` always re-hashes everything.
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -43,6 +46,21 @@ def ov_cache_dir() -> Path:
     path = cache_dir() / "ov_cache"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def file_cache_dir(model: Path) -> Path:
+    """OpenVINO's compiled-model cache for a model compiled from its file (``compile_model(path)``). OpenVINO keys
+    such an entry by the file's path alone, so each version of the file (its size and time, and its weights')
+    gets a folder of its own; the older folders of the same file are removed."""
+    model = Path(model).resolve()
+    stats = [p.stat() for p in (model, model.with_suffix(".bin")) if p == model or p.is_file()]
+    prefix = f"{model.stem}-{hashlib.sha256(str(model).encode()).hexdigest()[:12]}-"
+    key = prefix + "-".join(f"{s.st_size:x}-{s.st_mtime_ns:x}" for s in stats)
+    root = ov_cache_dir() / "by-file"
+    for old in root.glob(f"{glob.escape(prefix)}*"):
+        if old.name != key:
+            shutil.rmtree(old, ignore_errors=True)
+    return root / key
 
 
 def source_path(entry: ModelEntry, ref: FileRef | None = None) -> Path:

@@ -59,12 +59,13 @@ class Detections:
 
 @dataclass(frozen=True)
 class SsdHeads:
-    """The graph to compile (outputs: box encodings, class logits), what to do with its outputs, and the IR
-    weights file the graph's constants are mapped from."""
+    """The graph to compile (outputs: box encodings, class logits), what to do with its outputs, the IR
+    weights file the graph's constants are mapped from, and the heads' own IR file (None when not saved)."""
 
     graph: ov.Model
     postprocess: SsdPostprocess
     weights: Path
+    saved: Path | None = None
 
 
 # --- the numpy postprocessing -------------------------------------------------------------------------------
@@ -263,7 +264,7 @@ def _read_derived(core: ov.Core, xml: Path) -> SsdHeads | None:
         return None  # missing, stale or damaged: derived again
     if box_shape != [len(p.anchors), 1, 4] or classes_anchors != len(p.anchors):
         return None
-    return SsdHeads(graph, p, heads_bin)
+    return SsdHeads(graph, p, heads_bin, heads_xml)
 
 
 def _write_derived(xml: Path, heads: SsdHeads) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import io
-import tokenize
 from collections import Counter
 from dataclasses import dataclass
 from operator import attrgetter
@@ -26,7 +25,7 @@ from fissix.pygram import python_symbols as syms
 from fissix.pytree import Leaf
 
 from simulator.errors import LambdaError
-from simulator.runtime.py2.detect import python2_reason
+from simulator.runtime.py2.detect import python2_reason, read_source
 from simulator.runtime.py2.fixbase import Change, add_imports
 from simulator.runtime.py2.tabs import expand_py2_tabs
 from simulator.runtime.py2.tool import lock as tool_lock
@@ -177,16 +176,6 @@ def convert_source(text: str, path: Path | str = "<lambda>", encoding: str = "ut
                                   f"({exc.msg}): {_line(text, line)}", line) from None
     changes.sort(key=attrgetter("line"))
     return Conversion(path, text, source, encoding, tuple(changes), tuple(notes))
-
-
-def read_source(path: Path) -> tuple[str, str]:
-    """(text, encoding) of a source file, honouring its coding declaration as Python does."""
-    try:
-        data = Path(path).read_bytes()
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        return data.decode(encoding), encoding
-    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
-        raise LambdaError(f"cannot read {path}: {exc}") from None
 
 
 def convert_file(path: Path) -> Conversion:

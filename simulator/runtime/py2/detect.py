@@ -15,9 +15,13 @@ A file that is valid Python 3 and shows none of these is run as it is (its ``/``
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 from fissix.fixes.fix_imports import MAPPING
+
+from simulator.errors import LambdaError
 
 PY2_MODULES = frozenset(MAPPING) | {"urllib2", "commands", "sets", "md5", "sha", "exceptions", "new"}
 PY2_BUILTINS = frozenset({"xrange", "raw_input", "unicode", "basestring", "long", "unichr", "execfile", "cmp",
@@ -91,3 +95,13 @@ def python2_reason(text: str, filename: str = "<lambda>") -> str | None:
         return f"not Python 3 ({exc})"
     usage = python2_usage(tree, Path(filename).parent if filename != "<lambda>" else None)
     return f"uses Python 2 only: {usage[1]} (line {usage[0]})" if usage else None
+
+
+def read_source(path: Path) -> tuple[str, str]:
+    """(text, encoding) of a source file, honouring its coding declaration as Python does."""
+    try:
+        data = Path(path).read_bytes()
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding), encoding
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
+        raise LambdaError(f"cannot read {path}: {exc}") from None

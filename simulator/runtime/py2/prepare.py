@@ -16,12 +16,15 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from simulator.errors import LambdaError
-from simulator.runtime.py2.convert import Conversion, convert_source, read_source, summary_line
-from simulator.runtime.py2.detect import python2_reason
-from simulator.runtime.py2.fixbase import Change
+from simulator.runtime.py2.detect import python2_reason, read_source
 from simulator.runtime.py2.guards import HOST_WINS
+
+if TYPE_CHECKING:
+    from simulator.runtime.py2.convert import Conversion
+    from simulator.runtime.py2.fixbase import Change
 
 log = logging.getLogger("lambda.py2")
 SKIP_DIRS = {"__pycache__", ".git", ".hg", ".svn"}
@@ -110,6 +113,8 @@ def prepare_lambda(lambda_file: Path, out_dir: Path, logger: logging.Logger | No
         text, encoding = read_source(source)
         if python2_reason(text, str(source)) is None:
             continue
+        from simulator.runtime.py2.convert import convert_source  # the converter loads for Python 2 files only
+
         try:
             converted[source.relative_to(lambda_dir)] = convert_source(text, source, encoding)
         except LambdaError as exc:
@@ -122,6 +127,8 @@ def prepare_lambda(lambda_file: Path, out_dir: Path, logger: logging.Logger | No
     if out_dir.exists():
         shutil.rmtree(out_dir)
     _mirror(lambda_dir, out_dir, converted)
+    from simulator.runtime.py2.convert import summary_line
+
     all_changes = [c for conversion in converted.values() for c in conversion.changes]
     names = [str(rel) for rel in converted]
     summary = summary_line(all_changes) + (f" in {', '.join(names)}" if len(names) > 1 else "")
