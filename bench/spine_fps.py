@@ -8,11 +8,13 @@ Method. The same loop on the same 4 MP clip (2688x1520, the DeepLens camera form
       numpy box decoding the simulator's substitute runs; for hot dog the same EfficientNet-Lite3. It compiles with
       OpenVINO's defaults (plus the precision hint the simulator is given, if any): what a user's script gets.
 Samples: object_detection and hotdog. Loads: an idle machine, and one busy core (a multiprocessing process
-spinning for the whole condition). Per condition and sample, rounds alternate (a) and (b) — which one goes first
-alternates too — and the ratio (a)/(b) of inferences per second is printed per round and as the median.
+spinning for the whole condition). Per condition and sample, each round runs (a), (a) with --every-frame and (b) —
+which one goes first rotates — and the ratios to (b) of inferences per second are printed per round and as medians.
 The camera plays the clip at its own 30 fps in (a), as a real camera would, while (b) decodes a frame whenever its
 loop asks: "new/s" is how many of (a)'s frames were new (getLastFrame counts repeats), "made/s" how many the camera
-converted and put into the slot (the rest it only decoded: nobody was to read them).
+converted and put into the slot (the rest it only decoded: nobody was to read them). So (a) also runs with
+``--every-frame`` (the clip advances one frame per frame the Lambda reads): then both decode exactly the frames
+they infer on, and "every/s" against (b) is the simulator's own overhead on the same work.
 os.getloadavg() is printed before and after each condition: other work on the machine disturbs the figures.
 
 Usage: python bench/spine_fps.py [--seconds 15] [--rounds 3] [--samples object_detection,hotdog] [--loads idle,busy]
@@ -44,6 +46,8 @@ from simulator.inference.store import ensure_model  # noqa: E402
 SIZE = (2688, 1520)
 SAMPLES = ("object_detection", "hotdog")
 MODELS = {"object_detection": "ssd-mobilenet-v2-coco", "hotdog": "efficientnet-lite3"}
+ORDERS = (("plain", "sim", "every"), ("sim", "every", "plain"), ("every", "plain", "sim"))
+MODES = {"camera": "camera at the clip's 30 fps (the default)", "every": "--every-frame"}
 
 
 def make_clip(path: Path, seconds: int = 4) -> Path:
@@ -193,13 +197,13 @@ def plain_script(sample: str, clip: Path, seconds: float) -> float:
 
 # --- (a) the simulator ---------------------------------------------------------------------------------------
 
-def start_device(sample: str, clip: Path, warm: int = 3):
+def start_device(sample: str, clip: Path, every_frame: bool = False, warm: int = 3):
     """A SimulatedDevice running ``sample`` on ``clip`` (host profile), once its Lambda has done ``warm`` inferences."""
     from simulator.config import RunConfig
     from simulator.core import SimulatedDevice
 
     device = SimulatedDevice(RunConfig(project=sample, source=str(clip), profile="host", mqtt_port=0,
-                                       http_port=0)).start()
+                                       http_port=0, every_frame=every_frame)).start()
     try:
         deadline = time.monotonic() + 120
         while device.lambda_stats().get("inferences", 0) < warm:
@@ -219,9 +223,9 @@ def counters(device) -> tuple[int, int, int]:
             device.camera.stats.published)
 
 
-def in_simulator(sample: str, clip: Path, seconds: float) -> tuple[float, float, float]:
+def in_simulator(sample: str, clip: Path, seconds: float, every_frame: bool = False) -> tuple[float, float, float]:
     """(a): (inferences/s, new frames/s, frames made/s) of the unmodified sample Lambda, from the counters."""
-    device = start_device(sample, clip)
+    device = start_device(sample, clip, every_frame)
     try:
         time.sleep(1.0)
         (n0, f0, m0), t0 = counters(device), time.perf_counter()
@@ -258,33 +262,36 @@ def run(samples: list[str], loads: list[str], rounds: int, seconds: float, clip:
     for load in loads:
         print(f"\n== {load}: {'one busy core' if load == 'busy' else 'no competing load'}; before: {loadavg()}")
         print(f"{'sample':>16} {'round':>5} {'first':>6} {'simulator/s':>11} {'new/s':>6} {'made/s':>6} "
-              f"{'plain/s':>8} {'ratio':>6}", flush=True)
+              f"{'every/s':>8} {'plain/s':>8} {'ratio':>6} {'every':>6}", flush=True)
         busy = BusyCore() if load == "busy" else None
         if busy is not None:
             busy.__enter__()
         try:
             for sample in samples:
-                ratios = []
+                ratios: dict[str, list[float]] = {"camera": [], "every": []}
                 for r in range(rounds):
-                    first = "plain" if r % 2 == 0 else "sim"
-                    if first == "plain":
-                        plain = plain_script(sample, clip, seconds)
-                        sim, new, made = in_simulator(sample, clip, seconds)
-                    else:
-                        sim, new, made = in_simulator(sample, clip, seconds)
-                        plain = plain_script(sample, clip, seconds)
-                    ratios.append(sim / plain)
-                    print(f"{sample:>16} {r + 1:>5} {first:>6} {sim:11.2f} {new:6.2f} {made:6.2f} {plain:8.2f} "
-                          f"{sim / plain:6.3f}", flush=True)
-                medians[(load, sample)] = statistics.median(ratios)
+                    order = ORDERS[r % len(ORDERS)]
+                    got: dict[str, tuple[float, ...]] = {}
+                    for kind in order:
+                        if kind == "plain":
+                            got[kind] = (plain_script(sample, clip, seconds),)
+                        else:
+                            got[kind] = in_simulator(sample, clip, seconds, every_frame=kind == "every")
+                    (sim, new, made), (every, *_), (plain,) = got["sim"], got["every"], got["plain"]
+                    ratios["camera"].append(sim / plain)
+                    ratios["every"].append(every / plain)
+                    print(f"{sample:>16} {r + 1:>5} {order[0]:>6} {sim:11.2f} {new:6.2f} {made:6.2f} {every:8.2f} "
+                          f"{plain:8.2f} {sim / plain:6.3f} {every / plain:6.3f}", flush=True)
+                for mode, values in ratios.items():
+                    medians[(load, sample, mode)] = statistics.median(values)
         finally:
             if busy is not None:
                 busy.__exit__()
         print(f"after: {loadavg()}")
     print("\nmedian ratio simulator / plain OpenCV + OpenVINO (4 MP frames, host profile):")
-    for (load, sample), ratio in medians.items():
-        print(f"  {load:>5}  {sample:>16}  {ratio:.3f}")
-    return {f"{load}/{sample}": ratio for (load, sample), ratio in medians.items()}
+    for (load, sample, mode), ratio in medians.items():
+        print(f"  {load:>5}  {sample:>16}  {MODES[mode]:<40} {ratio:.3f}")
+    return {f"{load}/{sample}/{mode}": ratio for (load, sample, mode), ratio in medians.items()}
 
 
 def main() -> int:

@@ -72,6 +72,7 @@ class RunConfig(BaseModel):
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
     realtime: bool = True  # play files at their own frame rate (False: as fast as they decode)
+    every_frame: bool = False  # a file advances one frame per frame the Lambda reads (every frame, in order)
     env: dict[str, str] = Field(default_factory=dict)  # --env KEY=VALUE: the Lambda's environment (over the project's)
     rules: list[FilePath] = Field(default_factory=list)  # --rules FILE: AWS IoT rules (besides the project's)
     cloud: Literal["local", "aws"] = "local"  # local: the simulator's own AWS endpoint; aws: the real one

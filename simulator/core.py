@@ -118,7 +118,8 @@ class SimulatedDevice:
         self.startup.stage("starting the camera")
         source = self._given_source or choose_source(self.config.source or (project.source if project else None))
         self.source_description = source.description
-        self.camera = Camera(source, self.profile.camera, self.run_folder.frames, realtime=self.config.realtime)
+        self.camera = Camera(source, self.profile.camera, self.run_folder.frames, realtime=self.config.realtime,
+                             every_frame=self.config.every_frame)
         self.camera.start()
         self._project_slot = SharedSlot.create(self.run_folder.project_stream, PROJECT_CAPACITY)
         self._stats = StatsReader.create(self.run_folder.stats)

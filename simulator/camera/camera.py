@@ -107,9 +107,14 @@ class Camera:
     retry_first = 0.5  # seconds before the first reopen of a source that stopped delivering
     retry_max = 10.0  # the backoff doubles up to this, and keeps trying for as long as the camera runs
 
-    def __init__(self, source: Source, spec: CameraSpec, slot_path: Path, realtime: bool = True) -> None:
+    def __init__(self, source: Source, spec: CameraSpec, slot_path: Path, realtime: bool = True,
+                 every_frame: bool = False) -> None:
+        """``every_frame``: a file source advances one frame each time a Lambda has read the newest (every frame
+        in order, at the Lambda's pace) instead of playing at its own rate."""
         self.source, self.spec, self.slot_path = source, spec, Path(slot_path)
         self.realtime = realtime
+        self.every_frame = every_frame
+        self._made_ns = 0  # when the newest frame was complete in the slot (monotonic ns)
         self.slot: FrameSlot | None = None
         self._latest: Frame | None = None
         self._local_reads = ReadClock()  # reads of ``latest`` in this process (viewers, thumbnails)
@@ -154,6 +159,9 @@ class Camera:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        if self.every_frame and self.source.live:
+            raise SourceError(f"every frame in order needs a video file, an image or a folder of images: "
+                              f"{self.source.description} is live and cannot wait for the Lambda")
         self.source.request_format(self.spec.width, self.spec.height, self.spec.fps)
         self.source.open()
         first = self.source.read()
@@ -168,7 +176,8 @@ class Camera:
         self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
         self._thread.start()
         rate = self._target_rate()
-        log.info("camera: %s → %dx%d%s", self.source.description, *self._size, f" @ {rate:g} fps" if rate else "")
+        pace = ", one frame per frame the Lambda reads" if self.every_frame else f" @ {rate:g} fps" if rate else ""
+        log.info("camera: %s → %dx%d%s", self.source.description, *self._size, pace)
 
     def _target_rate(self) -> float | None:
         rates = [r for r in (self.source.fps if self.realtime else None, self.spec.fps) if r]
@@ -180,6 +189,7 @@ class Camera:
         w, h = self._size
         self.slot.write_with(lambda view: fit_to_format(image, w, h, out=view) is view, (h, w, 3), time.time_ns())
         self._published += 1
+        self._made_ns = time.monotonic_ns()
         self._took()
 
     def _publish_next(self) -> str | None:
@@ -204,6 +214,7 @@ class Camera:
         if self.slot.write_with(fill, (h, w, 3), time.time_ns()) is None:
             return why[0] if why else f"no frame from {self.source.description}"
         self._published += 1
+        self._made_ns = time.monotonic_ns()
         self._took()
         return None
 
@@ -264,9 +275,36 @@ class Camera:
         if self.source.live:
             self.source.offer(self._takes_now)
         try:
-            self._play(src_fps, cap_fps, t0, n_src)
+            if self.every_frame:
+                self._step()
+            else:
+                self._play(src_fps, cap_fps, t0, n_src)
         finally:
             self.source.offer(None)
+
+    def _read_newest(self) -> tuple[bool, float]:
+        """Has a Lambda read the newest frame? When not: how long to sleep before looking again (until its reader
+        is expected back, then every millisecond)."""
+        assert self.slot is not None
+        notes, newest = self.slot.reader_notes(), self.slot.seq
+        if any(n.read_ns > self._made_ns or n.waiting_seq == newest for n in notes):  # read it, or waits past it
+            return True, 0.0
+        soonest = min((n.expected_ns for n in notes), default=0) - time.monotonic_ns()
+        return False, min(max(soonest / 1e9, 0.001), 0.05)
+
+    def _step(self) -> None:
+        """Every frame in order: the next frame is made once a Lambda has read the newest. It is announced first
+        (as a frame passed over), so a Lambda back before it is ready waits for it rather than reread the last."""
+        assert self.slot is not None
+        while not self._stop.is_set():
+            read, pause = self._read_newest()
+            if not read:
+                self._stop.wait(pause)
+                continue
+            self.slot.pass_frame()
+            why = self._publish_next()
+            if why is not None and not self._stop.is_set():
+                self._recover(why)
 
     def _play(self, src_fps: float | None, cap_fps: float | None, t0: float, n_src: int) -> None:
         while not self._stop.is_set():

@@ -124,6 +124,10 @@ class FrameSlot:
         now_ns = time.monotonic_ns() if now_ns is None else now_ns
         return expected_soon([*self._slot.reader_notes(), *also], now_ns, int(interval_s * 1e9), self._made_ns)
 
+    def reader_notes(self) -> list[ReaderNote]:
+        """What the readers in other processes said of their reads."""
+        return self._slot.reader_notes()
+
     def pass_frame(self) -> None:
         """The camera took a frame and made nothing of it (no reader was expected for it)."""
         self._slot.pass_value()

@@ -1,0 +1,59 @@
+"""``--every-frame``: a file advances one frame each time a Lambda has read the newest, so every frame of the clip
+is inferred, in order, at the Lambda's pace (repeatable results on a recorded clip)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from simulator.camera.camera import Camera
+from simulator.camera.sources import WebcamSource, open_source
+from simulator.errors import SourceError
+from simulator.ipc.frames import FrameSlot
+from simulator.profiles import load_profile
+from tests.support.waits import wait_until
+
+
+def square_left(image: np.ndarray) -> int:
+    """The left edge of the clip's white square (row 175; it moves 5 px a frame from x = 10)."""
+    row = image[175].astype(int).sum(axis=1)
+    return int(np.argmax(row > 600))
+
+
+def test_every_frame_of_the_file_in_order_at_the_readers_pace(tmp_path, video_file):
+    camera = Camera(open_source(str(video_file)), load_profile("host").camera, tmp_path / "frames", every_frame=True)
+    camera.start()
+    try:
+        reader = FrameSlot.attach(tmp_path / "frames")
+        time.sleep(0.3)  # nobody reads: the clip waits on its first frame
+        assert camera.stats.published == 1
+        got, last = [], None
+        for i in range(40):
+            frame = reader.read(seen=last, wait=0.5)  # as getLastFrame reads
+            got.append((frame.index, square_left(frame.image)))
+            last = frame.index
+            time.sleep(0.005 if i % 2 else 0.04)  # a reader sometimes faster than a decode, sometimes slower
+        reader.close()
+    finally:
+        camera.stop()
+    assert [index for index, _ in got] == list(range(1, 41))  # none skipped, none twice
+    assert [x for _, x in got] == pytest.approx([10 + 5 * i for i in range(40)], abs=2)  # the clip's own frames
+    assert camera.stats.dropped == 0 and camera.stats.skipped == 0
+
+
+def test_a_live_source_cannot_wait_for_the_lambda(tmp_path):
+    camera = Camera(WebcamSource(0), load_profile("host").camera, tmp_path / "frames", every_frame=True)
+    with pytest.raises(SourceError, match="webcam 0 is live and cannot wait for the Lambda"):
+        camera.start()
+
+
+def test_the_lambda_gets_every_frame_of_the_clip(tmp_path, video_file, run_device):
+    """A real sample Lambda on the real clip: no repeated frame, no frame passed over, none dropped."""
+    device, _viewer = run_device(project="hotdog", source=str(video_file), every_frame=True)
+    wait_until(lambda: device.lambda_stats().get("inferences", 0) >= 15, "15 inferences", timeout=120)
+    stats, camera = device.lambda_stats(), device.camera.stats
+    assert stats.get("stale_frames", 0) == 0
+    assert camera.frames == camera.published and camera.dropped == 0 and camera.skipped == 0
+    assert camera.published >= stats["frames_read"] >= 15  # the Lambda's counters lag by up to 0.25 s
