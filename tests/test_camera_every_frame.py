@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from simulator.camera.camera import Camera
-from simulator.camera.sources import WebcamSource, open_source
-from simulator.errors import SourceError
+from simulator.camera.capture import StreamSource
+from simulator.camera.sources import open_source
 from simulator.ipc.frames import FrameSlot
 from simulator.profiles import load_profile
+from tests.support.mjpeg_server import MjpegServer
 from tests.support.waits import wait_until
 
 
@@ -43,10 +44,18 @@ def test_every_frame_of_the_file_in_order_at_the_readers_pace(tmp_path, video_fi
     assert camera.stats.dropped == 0 and camera.stats.skipped == 0
 
 
-def test_a_live_source_cannot_wait_for_the_lambda(tmp_path):
-    camera = Camera(WebcamSource(0), load_profile("host").camera, tmp_path / "frames", every_frame=True)
-    with pytest.raises(SourceError, match="webcam 0 is live and cannot wait for the Lambda"):
-        camera.start()
+def test_a_live_source_plays_live_and_says_why(tmp_path, caplog):
+    """A real MJPEG stream cannot wait: it plays as it comes (a GUI switching to a webcam keeps working)."""
+    server = MjpegServer(fps=25).start()
+    camera = Camera(StreamSource(server.url), load_profile("host").camera, tmp_path / "frames", every_frame=True)
+    try:
+        with caplog.at_level("WARNING", logger="simulator.camera.camera"):
+            camera.start()
+        wait_until(lambda: camera.stats.frames >= 10, "10 frames from the stream with no reader")
+    finally:
+        camera.stop()
+        server.stop()
+    assert "is live and cannot wait for the Lambda" in caplog.text
 
 
 def test_the_lambda_gets_every_frame_of_the_clip(tmp_path, video_file, run_device):

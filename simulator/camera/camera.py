@@ -160,8 +160,9 @@ class Camera:
 
     def start(self) -> None:
         if self.every_frame and self.source.live:
-            raise SourceError(f"every frame in order needs a video file, an image or a folder of images: "
-                              f"{self.source.description} is live and cannot wait for the Lambda")
+            log.warning("camera: %s is live and cannot wait for the Lambda: its frames are taken as they come "
+                        "(every frame in order needs a video file or images)", self.source.description)
+            self.every_frame = False
         self.source.request_format(self.spec.width, self.spec.height, self.spec.fps)
         self.source.open()
         first = self.source.read()
