@@ -15,6 +15,7 @@ Method.
 os.getloadavg() is printed before and after: other work on the machine disturbs the figures.
 
 Usage: python bench/stages.py [--sample object_detection|hotdog] [--frames 40] [--seconds 10] [--part 1,2]
+                             [--every-frame]
 """
 
 from __future__ import annotations
@@ -243,9 +244,9 @@ def _plain_child(sample: str, clip: str, seconds: float, counter) -> None:
             counter.value += 1
 
 
-def running_system(sample: str, clip: Path, seconds: float) -> None:
+def running_system(sample: str, clip: Path, seconds: float, every_frame: bool = False) -> None:
     """Part 2: CPU time of every thread per inference, the simulator then the plain loop."""
-    device = start_device(sample, clip)
+    device = start_device(sample, clip, every_frame)
     try:
         time.sleep(1.0)
         procs = {os.getpid(): "core"}
@@ -255,7 +256,8 @@ def running_system(sample: str, clip: Path, seconds: float) -> None:
         rate, rows = _cpu_per_inference(procs, seconds, lambda: int(device.lambda_stats().get("inferences", 0)))
     finally:
         device.stop()
-    sim_total = _print_cpu(f"simulator ({sample}, host profile, camera at the clip's 30 fps)", rate, rows)
+    mode = "--every-frame" if every_frame else "camera at the clip's 30 fps"
+    sim_total = _print_cpu(f"simulator ({sample}, host profile, {mode})", rate, rows)
     ctx = mp.get_context("spawn")
     counter = ctx.Value("l", 0)
     child = ctx.Process(target=_plain_child, args=(sample, str(clip), seconds + 30, counter), daemon=True)
@@ -278,6 +280,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=10, help="part 2: seconds measured per side")
     ap.add_argument("--part", default="1,2")
     ap.add_argument("--clip", type=Path, help="a 4 MP clip (default: made from the demo clip)")
+    ap.add_argument("--every-frame", action="store_true", help="part 2: run the simulator with --every-frame")
     args = ap.parse_args()
     parts = set(args.part.replace(",", " ").split())
     print(f"cores: {os.cpu_count()}; precision hint: {os.environ.get('DEEPLENS_SIM_PRECISION') or 'default'}; "
@@ -289,7 +292,7 @@ def main() -> int:
             stage_table(args.sample, clip, args.frames).print()
         if "2" in parts:
             print(f"\n2. in the running system ({args.seconds:g} s each)")
-            running_system(args.sample, clip, args.seconds)
+            running_system(args.sample, clip, args.seconds, args.every_frame)
     print(f"\nafter: {loadavg()}")
     return 0
 

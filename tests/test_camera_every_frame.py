@@ -44,6 +44,24 @@ def test_every_frame_of_the_file_in_order_at_the_readers_pace(tmp_path, video_fi
     assert camera.stats.dropped == 0 and camera.stats.skipped == 0
 
 
+def test_a_reader_that_always_waits_gets_every_frame_once(tmp_path, video_file):
+    """A reader back before each next frame is ready (a Lambda faster than the decode) waits for every frame: the
+    frame it waited for counts as read from when it came, so the camera goes on to the next one."""
+    camera = Camera(open_source(str(video_file)), load_profile("host").camera, tmp_path / "frames", every_frame=True)
+    camera.start()
+    try:
+        reader = FrameSlot.attach(tmp_path / "frames")
+        got, last = [], None
+        for _ in range(30):
+            frame = reader.read(seen=last, wait=0.5)  # straight back: it always waits for the next frame
+            got.append(frame.index)
+            last = frame.index
+        reader.close()
+    finally:
+        camera.stop()
+    assert got == list(range(1, 31))
+
+
 def test_a_live_source_plays_live_and_says_why(tmp_path, caplog):
     """A real MJPEG stream cannot wait: it plays as it comes (a GUI switching to a webcam keeps working)."""
     server = MjpegServer(fps=25).start()

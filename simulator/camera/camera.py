@@ -172,6 +172,7 @@ class Camera:
         fmt = (self.spec.width, self.spec.height)
         self._size = (fmt[0], fmt[1]) if fmt[0] and fmt[1] else (first.shape[1], first.shape[0])
         self.slot = FrameSlot.create(self.slot_path, *self._size)
+        self.slot.step(self.every_frame)
         self._publish(first)
         self._state = "running"
         self._thread = threading.Thread(target=self._run, name="camera", daemon=True)

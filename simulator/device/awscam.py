@@ -35,7 +35,8 @@ def getLastFrame():  # noqa: N802 - the device's name
     It does not wait for a new frame: if none arrived since the last call, the same frame comes back and this is
     counted (``stale_frames`` in the status) and logged, rather than passed off as new. (The camera makes only
     the frames a reader is expected to read; when this call comes sooner than expected, it waits for the camera's
-    next frame, at most one frame interval, rather than return the frame it already returned.)
+    next frame, at most one frame interval, rather than return the frame it already returned. With
+    ``--every-frame`` it always waits for the clip's next frame, at most ``NEXT_FRAME_WAIT``.)
     """
     global _slot, _last_index, _stale
     with _lock:

@@ -128,6 +128,11 @@ class FrameSlot:
         """What the readers in other processes said of their reads."""
         return self._slot.reader_notes()
 
+    def step(self, on: bool = True) -> None:
+        """The camera makes its next frame only once a reader has read the newest (every frame in order): a reader
+        back for the next frame before it is ready waits for it."""
+        self._slot.stepping = on
+
     def pass_frame(self) -> None:
         """The camera took a frame and made nothing of it (no reader was expected for it)."""
         self._slot.pass_value()
@@ -138,23 +143,25 @@ class FrameSlot:
         """Frames the camera passed over since the newest one in the slot."""
         return self._slot.passed
 
-    def _note(self, waiting_seq: int = 0) -> None:
-        self._slot.note_read(self._tag, self._clock.last_ns, self._clock.gap_ns, waiting_seq)
+    def _note(self, waiting_seq: int = 0, read_ns: int | None = None) -> None:
+        read_ns = self._clock.last_ns if read_ns is None else read_ns
+        self._slot.note_read(self._tag, read_ns, self._clock.gap_ns, waiting_seq)
 
     def read(self, seen: int | None = None, wait: float = 0.0) -> Frame | None:
         """A private copy of the newest frame (None: none yet, or a read that kept racing the camera).
 
         ``seen``: the index of the newest frame this reader already has. When that is still the newest but the
-        camera passed over frames since (it expected no read so soon), wait up to ``wait`` s for the next one."""
+        camera passed over frames since (it expected no read so soon), or it steps (its next frame waits for this
+        read), wait up to ``wait`` s for the next one."""
         self._clock.tick()
-        if seen is not None and wait > 0 and self.seq == seen and self.passed:
+        if seen is not None and wait > 0 and self.seq == seen and (self.passed or self._slot.stepping):
             self._note(waiting_seq=seen)  # the camera makes its next frame for this reader
             deadline = time.monotonic() + wait
             try:
                 while self.seq == seen and time.monotonic() < deadline:
                     time.sleep(0.0005)
             finally:
-                self._note()
+                self._note(read_ns=time.monotonic_ns())  # it reads what came while it waited: a read from now
         else:
             self._note()
         return self.reread()

@@ -9,6 +9,7 @@ Layout: a header of int64 words, then two data buffers of ``capacity`` bytes eac
   header[0] magic, header[1] capacity, header[2] latest sequence number (0 = nothing yet)
   per buffer b (base = 4 + 8 * b): generation, length, seq, timestamp_ns, meta0, meta1, meta2, meta3
   header[20] values the writer passed over since its latest write (see below)
+  header[21] 1 while the writer steps: it makes its next value only once a reader has read the newest
   reader notes r (base = 32 + 4 * r, ``READER_NOTES`` of them): last read (monotonic ns), shortest recent gap
   between its reads (ns), the sequence number it waits to see passed (0: none), the reader's tag
 A buffer's generation is set absolutely (2*seq - 1 while value ``seq`` is written into it, 2*seq after), so a
@@ -45,6 +46,7 @@ HEADER_WORDS = 64
 HEADER_BYTES = HEADER_WORDS * 8
 _BUF_BASE = (4, 12)
 _PASSED = 20
+_STEPPING = 21
 _NOTES = 32
 READER_NOTES = 4
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -311,6 +313,25 @@ class SharedSlot:
             return int(self._header[_PASSED])
         finally:
             self._leave()
+
+    @property
+    def stepping(self) -> bool:
+        """Does the writer make its next value only once a reader has read the newest? Then a reader that has the
+        newest already can wait for the next one: it is coming."""
+        if not self._enter():
+            return False
+        try:
+            return bool(self._header[_STEPPING])
+        finally:
+            self._leave()
+
+    @stepping.setter
+    def stepping(self, on: bool) -> None:
+        if self._enter():
+            try:
+                self._header[_STEPPING] = int(on)
+            finally:
+                self._leave()
 
     def close(self) -> None:
         """Unmap (after reads and writes in progress here have finished); the owner also removes the file."""
