@@ -1,13 +1,15 @@
 """How well do the hardware profiles predict published latency figures nobody tuned them to?
 
-    python bench/fidelity.py [--markdown] [--splits N]
+    python bench/fidelity.py [--markdown] [--splits N [--seed-offset K] [--compare-squared]]
 
 Splits the published figures (simulator/profiles/published.yaml) into two fixed random halves (stratified by
 device), fits the profile coefficients on one half and predicts the other, then the reverse; prints every
 figure with its source, its held-out prediction, the prediction of the shipped profiles (fitted to all
 figures) and the ratios, and a summary per half and per device. ``--markdown`` prints the table for
-docs/performance-model.md. ``--splits N`` also repeats the held-out check on N other random splits (seeds 0 to
-N-1, drawn the same way): which figures share a half moves the result by several points, and this shows how much.
+docs/performance-model.md. ``--splits N`` also repeats the held-out check on N other random splits (seeds K to
+K+N-1 with ``--seed-offset K``, default 0, drawn the same way): which figures share a half moves the result by
+several points, and this shows how much. ``--compare-squared`` adds, split by split, the plain least-squares fit
+(``loss="squared"``) beside the shipped robust fit.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simulator.profiles.calibration import SEED, Check, cross_validate, predicted_ms, summary  # noqa: E402
+from simulator.profiles.calibration import LOSS, SEED, Check, cross_validate, predicted_ms, summary  # noqa: E402
 
 
 def _row_summary(label: str, checks: list[Check]) -> str:
@@ -75,28 +77,39 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--markdown", action="store_true", help="print the figures table as Markdown")
     ap.add_argument("--splits", type=int, default=0, metavar="N", help="also check N other random splits")
+    ap.add_argument("--seed-offset", type=int, default=0, metavar="K", help="the other splits' seeds start at K")
+    ap.add_argument("--compare-squared", action="store_true",
+                    help="with --splits: the plain least-squares fit beside the shipped robust one")
     args = ap.parse_args(argv)
     held = cross_validate()
     shipped = shipped_checks(held)
     (print_markdown if args.markdown else print_text)(held, shipped)
     if args.splits > 0:
-        print_splits(args.splits)
+        losses = (LOSS, "squared") if args.compare_squared and LOSS != "squared" else (LOSS,)
+        print_splits(range(args.seed_offset, args.seed_offset + args.splits), losses)
     return 0
 
 
-def print_splits(n: int) -> None:
-    """The held-out result over ``n`` other random splits (seeds 0..n-1), and how often each figure missed."""
-    shares, misses = [], Counter[str]()
-    print(f"\nOther random splits (seeds 0..{n - 1}): held out within ±25%")
-    for seed in range(n):
-        checks = cross_validate(seed=seed)
-        shares.append(summary(checks)["within_25"])
-        misses.update(f"{c.figure.figure.hardware} {c.figure.net}" for c in checks if not c.within_25)
-        print(f"  seed {seed:>3}: {shares[-1] * 100:5.1f}%", flush=True)
-    q = np.percentile(np.array(shares) * 100, [0, 25, 50, 75, 100])
-    print(f"  mean {np.mean(shares) * 100:.1f}%   min {q[0]:.1f}   quartiles {q[1]:.1f} / {q[2]:.1f} / {q[3]:.1f}   "
-          f"max {q[4]:.1f}   ({sum(s >= 0.8 for s in shares)} of {n} splits at 80% or more)")
-    print("  missed most often: " + ", ".join(f"{name} ({k}/{n})" for name, k in misses.most_common(8)))
+def print_splits(seeds: range, losses: tuple[str, ...] = (LOSS,)) -> None:
+    """The held-out result over other random splits (one per seed) for each loss, and how often each figure missed."""
+    n = len(seeds)
+    shares: dict[str, list[float]] = {loss: [] for loss in losses}
+    misses = {loss: Counter[str]() for loss in losses}
+    print(f"\nOther random splits (seeds {seeds.start}..{seeds.stop - 1}): held out within ±25%, "
+          + " | ".join(f"{loss} loss" for loss in losses))
+    for seed in seeds:
+        for loss in losses:
+            checks = cross_validate(seed=seed, loss=loss)
+            shares[loss].append(summary(checks)["within_25"])
+            misses[loss].update(f"{c.figure.figure.hardware} {c.figure.net}" for c in checks if not c.within_25)
+        print(f"  seed {seed:>3}: " + " | ".join(f"{shares[loss][-1] * 100:5.1f}%" for loss in losses), flush=True)
+    for loss in losses:
+        q = np.percentile(np.array(shares[loss]) * 100, [0, 25, 50, 75, 100])
+        print(f"  {loss}: mean {np.mean(shares[loss]) * 100:.1f}%   min {q[0]:.1f}   quartiles {q[1]:.1f} / "
+              f"{q[2]:.1f} / {q[3]:.1f}   max {q[4]:.1f}   ({sum(s >= 0.8 for s in shares[loss])} of {n} splits "
+              "at 80% or more)")
+        print(f"  {loss}: missed most often: "
+              + ", ".join(f"{name} ({k}/{n})" for name, k in misses[loss].most_common(8)))
 
 
 if __name__ == "__main__":

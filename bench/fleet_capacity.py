@@ -12,10 +12,17 @@ at N = 4: adding devices to a busy machine must not lose throughput, only share 
 (``os.getloadavg()``) before and after each run is printed too: the machine is shared, and other work on it
 lowers every figure.
 
+Each Lambda's OpenVINO gets the fleet's share of the cores (``FleetOptions.threads_per_device``: the physical
+cores divided among the devices, at least one thread each, unpinned; one device alone keeps OpenVINO's default).
+``--compare-openvino-default`` also runs every N > 1 with OpenVINO's default in every Lambda (a thread per core,
+pinned: ``--cpu-threads 0``), in the same round, so both are printed side by side.
+
 With ``--rounds R`` the whole sequence is repeated R times and each figure is the median of its rounds (the
-ratio is taken within each round, against that round's one-device run, then the median).
+ratio is taken within each round, against that round's one-device run, then the median); in every other round
+the runs after the one-device run go in reverse order.
 
 Usage: python bench/fleet_capacity.py [--devices 1 2 4 8] [--seconds 20] [--settle 5] [--rounds 1] [--json]
+                                      [--compare-openvino-default]
 """
 
 from __future__ import annotations
@@ -54,10 +61,12 @@ def wait_first_results(fleet: Fleet, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def measure(n: int, seconds: float, settle: float, source: str) -> dict:
+def measure(n: int, seconds: float, settle: float, source: str, cpu_threads: int | None = None) -> dict:
     load_before = load()
     fleet = Fleet(FleetOptions(devices=n, sources=[source], project="object_detection", profile="host",
-                               http_port=0, mqtt_port=0, baseline_seconds=0, thing_prefix=f"bench{n}"))
+                               http_port=0, mqtt_port=0, baseline_seconds=0, thing_prefix=f"bench{n}",
+                               cpu_threads=cpu_threads))
+    threads = fleet.options.threads_per_device()
     try:
         fleet.start()
         wait_first_results(fleet, timeout=120 + 30 * n)
@@ -82,7 +91,8 @@ def measure(n: int, seconds: float, settle: float, source: str) -> dict:
     results = sum(b.publishes - a.publishes for a, b in zip(first, last, strict=True)) / elapsed
     inferences = sum(b.inferences - a.inferences for a, b in zip(first, last, strict=True)) / elapsed
     means = [statistics.fmean(s) for s in latency if s]
-    return {"devices": n, "results_per_s": round(results, 2), "inferences_per_s": round(inferences, 2),
+    return {"devices": n, "threads": threads or "OpenVINO default", "results_per_s": round(results, 2),
+            "inferences_per_s": round(inferences, 2),
             "per_device_results_per_s": round(results / n, 2),
             "latency_ms_mean": round(statistics.fmean(means), 1) if means else None,
             "latency_ms_slowest_device": round(max(means), 1) if means else None,
@@ -97,17 +107,26 @@ def main() -> int:
     p.add_argument("--source", default="demo", help="camera source (default: the bundled 1280x720 demo clip)")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--compare-openvino-default", action="store_true",
+                   help="also run every N > 1 with OpenVINO's default threads in every Lambda")
     args = p.parse_args()
     print(f"cores: {os.cpu_count()}  load average at start: {load()}", flush=True)
-    runs: dict[int, list[dict]] = {n: [] for n in args.devices}
+    plan: list[tuple[int, int | None]] = []
+    for n in args.devices:
+        plan.append((n, None))
+        if args.compare_openvino_default and n > 1:
+            plan.append((n, 0))
+    runs: dict[tuple[int, int | None], list[dict]] = {key: [] for key in plan}
     for r in range(args.rounds):
         base = None
-        for n in args.devices:
-            row = measure(n, args.seconds, args.settle, args.source)
+        order = plan if r % 2 == 0 or plan[0][0] != 1 else [plan[0], *reversed(plan[1:])]
+        for n, threads in order:
+            row = measure(n, args.seconds, args.settle, args.source, threads)
             base = base or row["results_per_s"]
             row["ratio_to_one"] = round(row["results_per_s"] / base, 3) if base else None
-            runs[n].append(row)
-            print(f"round {r + 1}: {n:>2} device(s): {row['results_per_s']:6.1f} results/s in all "
+            runs[(n, threads)].append(row)
+            print(f"round {r + 1}: {n:>2} device(s), threads per Lambda: {row['threads']}: "
+                  f"{row['results_per_s']:6.1f} results/s in all "
                   f"({row['per_device_results_per_s']:5.1f} each), {row['inferences_per_s']:6.1f} inferences/s, "
                   f"latency {row['latency_ms_mean']} ms mean / {row['latency_ms_slowest_device']} ms slowest device, "
                   f"total / one device's: {row['ratio_to_one']}   [load {row['load_before']} → {row['load_after']}]",
@@ -116,11 +135,12 @@ def main() -> int:
                  and k != "devices" else rs[0][k]) for k in rs[0]} | {"rounds": len(rs)} for rs in runs.values()]
     if args.rounds > 1:
         for row in rows:
-            print(f"median: {row['devices']:>2} device(s): {row['results_per_s']:6.1f} results/s in all, latency "
+            print(f"median: {row['devices']:>2} device(s), threads per Lambda: {row['threads']}: "
+                  f"{row['results_per_s']:6.1f} results/s in all, latency "
                   f"{row['latency_ms_mean']} ms mean, total / one device's: {row['ratio_to_one']}")
     if args.json:
         print(json.dumps(rows, indent=2))
-    four = next((r for r in rows if r["devices"] == 4), None)
+    four = next((r for r in rows if r["devices"] == 4 and r["threads"] != "OpenVINO default"), None)
     if four is not None and rows[0]["devices"] == 1:
         verdict = "met" if (four["ratio_to_one"] or 0) >= 0.9 else "NOT met"
         print(f"goal (total throughput with 4 devices >= 0.9 x one device's): {verdict} ({four['ratio_to_one']})")

@@ -18,6 +18,7 @@ from simulator.errors import ConfigError
 
 THING_NAME = re.compile(r"^[A-Za-z0-9:_-]{1,128}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CPU_THREADS_ENV = "DEEPLENS_SIM_CPU_THREADS"  # how --cpu-threads reaches the Lambda's OpenVINO
 
 
 def parse_env(items: list[str]) -> dict[str, str]:
@@ -74,6 +75,7 @@ class RunConfig(BaseModel):
     realtime: bool = True  # play files at their own frame rate (False: as fast as they decode)
     every_frame: bool = False  # a file advances one frame per frame the Lambda reads (every frame, in order)
     env: dict[str, str] = Field(default_factory=dict)  # --env KEY=VALUE: the Lambda's environment (over the project's)
+    cpu_threads: int | None = Field(default=None, ge=1)  # OpenVINO CPU threads per Lambda, unpinned (None: all cores)
     rules: list[FilePath] = Field(default_factory=list)  # --rules FILE: AWS IoT rules (besides the project's)
     cloud: Literal["local", "aws"] = "local"  # local: the simulator's own AWS endpoint; aws: the real one
     cloud_port: int | None = Field(default=None, ge=0, le=65535)  # None: 4566 if free, else any; 0: any
@@ -113,6 +115,11 @@ class RunConfig(BaseModel):
         if (self.broker_cert is None) != (self.broker_key is None):
             raise ValueError("--broker-cert and --broker-key go together")
         return self
+
+    def lambda_env(self) -> dict[str, str]:
+        """The Lambda's environment from these settings: ``--env`` and the thread cap of ``--cpu-threads``."""
+        threads = {CPU_THREADS_ENV: str(self.cpu_threads)} if self.cpu_threads is not None else {}
+        return {**self.env, **threads}
 
     @property
     def loopback(self) -> bool:

@@ -225,7 +225,8 @@ class SimulatedDevice:
                 shadows=data_dir() / "shadows", lambda_file=project.lambda_file, tls=self.tls,
                 mqtt_username=self.lambda_credentials[0] if self.lambda_credentials else None,
                 mqtt_password=self.lambda_credentials[1] if self.lambda_credentials else None)
-            env = {**dict(project.env), **self.config.env, **ctx.env()}  # Greengrass gave Lambdas their variables
+            # Greengrass gave Lambdas their variables; --env and --cpu-threads add to the project's
+            env = {**dict(project.env), **self.config.lambda_env(), **ctx.env()}
             self.supervisor = LambdaSupervisor(
                 project.lambda_file, env, on_event=self._on_event, on_line=self._on_line,
                 base_env=self.cloud.lambda_environ() if self.cloud is not None else None,

@@ -96,6 +96,12 @@ def test_three_devices_three_things_and_the_second_simulator_on_one_page(classro
     assert len({v.port for v in fleet.viewers} | {fleet.server.port}) == 4
     report = fleet.capacity()
     assert report.devices == 3 and fleet.baseline is not None and fleet.baseline > 0
+    # the devices share the cores out: each Lambda's OpenVINO runs the threads it was given, unpinned
+    threads = fleet.options.threads_per_device()
+    assert threads is not None and threads >= 1
+    for device in fleet.devices:
+        assert device.status().inference.runs_on == f"CPU (f32, {threads} thread{'s' if threads != 1 else ''})"
+    assert visitor.status().inference.runs_on == "CPU (f32)"  # a device of its own keeps OpenVINO's default
 
 
 def test_one_decoder_for_the_three_cameras(classroom):

@@ -68,6 +68,9 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-limit", type=float, metavar="MB",
                    help="kill and restart a Lambda whose processes use more (default: the project's, else half "
                         "the profile's memory)")
+    p.add_argument("--cpu-threads", type=int, metavar="N",
+                   help="OpenVINO CPU threads for the Lambda's inference, left unpinned (default: one per core, "
+                        "pinned); fewer leave cores to other programs")
     p.add_argument("--every-frame", action="store_true",
                    help="a video file (or images) advances one frame each time the Lambda reads one: every frame "
                         "inferred in order, at the Lambda's pace, for repeatable results on a recorded clip")
@@ -149,7 +152,8 @@ def _main(argv: list[str]) -> int:
                                mqtt_tls_port=args.mqtt_tls_port, broker_impl=args.broker_impl,
                                allow_hosts=args.allow_host, broker_username=args.broker_username,
                                broker_password=args.broker_password or os.environ.get("DEEPLENS_SIM_BROKER_PASSWORD"),
-                               thumbnail=not args.no_thumbnail, every_frame=args.every_frame)
+                               thumbnail=not args.no_thumbnail, every_frame=args.every_frame,
+                               cpu_threads=args.cpu_threads)
         except ValidationError as exc:
             raise config_error(exc) from None
         if not args.headless:

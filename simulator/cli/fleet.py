@@ -62,6 +62,9 @@ def add_parser(subparsers) -> None:
                         "absent")
     p.add_argument("--mqtt-port", type=int, default=1883, metavar="N", help="the shared broker's port (0 = any)")
     p.add_argument("--no-thumbnail", action="store_true", help="publish no thumbnails")
+    p.add_argument("--cpu-threads", type=int, metavar="N",
+                   help="OpenVINO CPU threads per Lambda, unpinned (default: the physical cores divided among the "
+                        "devices, at least one; 0: OpenVINO's default in every Lambda, a thread per core, pinned)")
     p.add_argument("--baseline-seconds", type=float, default=5.0, metavar="S",
                    help="host profile: how long the first device runs alone to measure the rate the others are "
                         "held to (default 5; 0 judges none)")
@@ -171,7 +174,7 @@ def _fleet(args: argparse.Namespace) -> int:
         thing_prefix=args.thing_prefix, artifacts=args.artifacts, listen=args.listen,
         password_file=args.password_file, http_port=args.http_port,
         mqtt_port=args.mqtt_port, thumbnails=not args.no_thumbnail, baseline_seconds=args.baseline_seconds,
-        env=parse_env(args.env))
+        env=parse_env(args.env), cpu_threads=args.cpu_threads)
     until = _Until(args.duration)
     fleet = Fleet(options, say=_say)
     _say(f"DeepLens fleet: {options.devices} device(s), profile {options.profile}")

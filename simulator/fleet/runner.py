@@ -12,6 +12,11 @@ port of its own (``--http-port`` + 1, + 2 …; the device page addresses its str
 origin); the fleet's page ``/fleet`` is on ``--http-port``. Every device publishes a thumbnail a second and its
 info (viewer URL, rates) for the instructor's view.
 
+The devices share the machine's cores: each Lambda's OpenVINO gets ``cpu_threads`` inference threads, by default
+the physical cores divided among the devices (at least one), left unpinned. OpenVINO's own default (a thread on
+every core, each pinned to it) is made for one process: several such Lambdas spread every layer over all cores
+and wait on one another at each layer, and single threads would all be pinned to the first core.
+
 With the unpaced ``host`` profile, the first device runs alone for ``baseline_seconds`` once it has settled:
 its rate is the one every host-profile device is held to ("falling behind" below 90 % of it).
 Things are stopped in the reverse order they were started.
@@ -23,6 +28,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from simulator.config import RunConfig, check_thing_name, config_error
@@ -60,6 +66,8 @@ class FleetOptions(BaseModel):
     thumbnails: bool = True
     baseline_seconds: float = Field(default=5.0, ge=0)
     env: dict[str, str] = Field(default_factory=dict)
+    cpu_threads: int | None = Field(default=None, ge=0)  # per Lambda (None: the cores shared out, see above; 0:
+    # OpenVINO's default in every Lambda)
 
     @field_validator("thing_prefix")
     @classmethod
@@ -71,6 +79,15 @@ class FleetOptions(BaseModel):
 
     def source(self, index: int) -> str | None:
         return self.sources[index % len(self.sources)] if self.sources else None
+
+    def threads_per_device(self, cores: int | None = None) -> int | None:
+        """OpenVINO CPU threads for each Lambda: ``cpu_threads`` if given (0: OpenVINO's default, None), else one
+        device keeps OpenVINO's default and more share ``cores`` (default: this machine's physical cores) out, at
+        least one each."""
+        if self.cpu_threads is not None or self.devices == 1:
+            return self.cpu_threads or None
+        cores = cores or psutil.cpu_count(logical=False) or psutil.cpu_count() or 1
+        return max(1, cores // self.devices)
 
 
 class Fleet:
@@ -126,6 +143,7 @@ class Fleet:
             if first.broker is not None:
                 settings["broker_username"], settings["broker_password"] = first.broker.issue_credentials(thing)
         settings["thumbnail"] = o.thumbnails
+        settings["cpu_threads"] = o.threads_per_device()
         try:
             return RunConfig(**settings)
         except ValidationError as exc:

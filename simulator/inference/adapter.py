@@ -56,7 +56,7 @@ class OpenVINOModel:
         self._dtype = np.dtype(port.get_element_type().to_dtype())
         if shape[0].is_dynamic:
             graph.reshape({port.any_name if port.names else 0: [1, *dims[1:]]})
-        cfg = dict(devices.compile_config() if config is None else config)
+        cfg = dict(devices.compile_config(device) if config is None else config)
         target = str(source) if source is not None and not shape[0].is_dynamic else graph
         self._compiled = (core or devices.core()).compile_model(target, device, cfg)
         self._request = self._compiled.create_infer_request()
@@ -82,7 +82,11 @@ class OpenVINOModel:
             precision = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
         except RuntimeError:
             precision = ""
-        return f"{device} ({precision})" if precision else device
+        details = [precision] if precision else []
+        if "CPU" in device and devices.cpu_threads() is not None:
+            threads = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
+            details.append(f"{threads} thread{'s' if threads != 1 else ''}")
+        return f"{device} ({', '.join(details)})" if details else device
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         hwc = to_hwc(frame, self.input_hw)

@@ -3,6 +3,9 @@
 ``{"GPU": 1}`` runs on OpenVINO's GPU device when this machine has one, on the CPU otherwise (said once).
 ``DEEPLENS_SIM_PRECISION`` (``f32``, ``f16``, ``bf16``) sets the inference precision hint; tests set ``f32``
 because on CPUs with AMX the CPU plugin otherwise runs bf16 and numbers differ from run to run of other machines.
+``DEEPLENS_SIM_CPU_THREADS`` (set by ``--cpu-threads``; a fleet sets it to the cores per device) caps the CPU
+plugin's inference threads and lets the system place them instead of pinning them to cores: Lambdas that share
+the cores then take turns instead of each spreading every layer over all of them and waiting on one another.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import logging
 import os
 
 import openvino as ov
+
+from simulator.config import CPU_THREADS_ENV as THREADS_ENV
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +42,29 @@ def resolve_device(requested: str) -> str:
     return "CPU"
 
 
-def compile_config() -> dict[str, str]:
-    """Compile settings for every device: latency mode, and the precision hint if one is set."""
+def cpu_threads() -> int | None:
+    """The CPU inference threads asked for by ``DEEPLENS_SIM_CPU_THREADS`` (None: OpenVINO's choice)."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{THREADS_ENV}={raw!r}: expected a whole number of threads, 1 or more")
+    return int(raw)
+
+
+def compile_config(device: str = "CPU") -> dict[str, str]:
+    """Compile settings: latency mode, the precision hint if one is set, and on the CPU the thread cap if one is
+    set (with the threads left unpinned)."""
     precision = os.environ.get("DEEPLENS_SIM_PRECISION")
     config: dict[str, str] = {"PERFORMANCE_HINT": "LATENCY"}
     if precision:
         config["INFERENCE_PRECISION_HINT"] = precision
+    threads = cpu_threads()
+    if threads is not None and device == "CPU":
+        config["INFERENCE_NUM_THREADS"] = str(threads)
+        config["ENABLE_CPU_PINNING"] = "NO"
     return config
 
 
 def compile_model(model: ov.Model | str, device: str) -> ov.CompiledModel:
-    return core().compile_model(model, device, compile_config())
+    return core().compile_model(model, device, compile_config(device))

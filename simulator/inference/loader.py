@@ -47,7 +47,7 @@ def load_model(path: Path, requested_device: str, shown_path: str | None = None)
     sub = substitutes.find_substitute(path.name)
     if sub is not None:
         log.info("%s", sub.description)
-        return sub.load(devices.core(), device, devices.compile_config())
+        return sub.load(devices.core(), device, devices.compile_config(device))
     bundled = substitutes.find_bundled(path.name)
     if bundled is not None:
         return OpenVINOModel(read_graph(bundled), device, path.name)

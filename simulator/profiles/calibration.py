@@ -10,6 +10,11 @@ rate for activations and for weights, per-op and per-inference overheads. The fi
    with a strength chosen by leave-one-out over those same figures (a device with few figures, like the Pi 5,
    keeps the shared shape at its own level).
 
+Both stages use a robust loss (``LOSS = "soft_l1"``): iteratively reweighted least squares in which a figure's
+weight is 1 / sqrt(1 + (r / F_SCALE)^2), r = log(predicted / published). A figure the model explains within
+about ±20 % counts fully; one it misses by a factor of 1.5 or 2 pulls the coefficients about half or a third
+as hard. ``loss="squared"`` gives the plain least-squares fit (every weight 1).
+
 Nothing in either stage looks at a figure outside the set it is given: ``cross_validate`` fits on one half and
 predicts the other::
 
@@ -49,6 +54,11 @@ MIN_OWN = 4  # a device with fewer figures gets no overheads of its own in stage
 TIE = np.zeros((len(TERMS), len(PARAMS)))
 for _term, _param in TIES.items():
     TIE[TERMS.index(_term), _param] = 1.0
+
+LOSSES = ("soft_l1", "squared")
+LOSS = "soft_l1"  # the fit the shipped profiles come from
+F_SCALE = 0.2  # log ratio where the soft-L1 loss turns from quadratic to linear (log 1.25 = 0.22)
+IRLS_ROUNDS = 15
 
 FIGURES: tuple[Resolved, ...] = load_figures()
 
@@ -105,12 +115,35 @@ def predicted_ms(fig: Resolved, profile: Profile | None = None) -> float:
     return float(figure_terms(fig) @ theta * 1e3)
 
 
-def solve(terms: np.ndarray, ms: np.ndarray, prior: np.ndarray | None = None, weight: float = 0.1) -> np.ndarray:
-    """Parameters minimising the squared relative error within bounds. With a ``prior``, also the squared
-    relative distance to ``scale x prior`` with a free scale: the prior fixes the shape (how the parameters
-    relate), the figures fix the level."""
-    a = terms @ TIE * 1e3 / ms[:, None]
-    b: np.ndarray = np.ones(len(ms))
+def figure_weights(predicted: np.ndarray, ms: np.ndarray, loss: str) -> np.ndarray:
+    """Each figure's weight in the next round of least squares: 1 for ``squared``, the soft-L1 weight of
+    log(predicted / published) for ``soft_l1``."""
+    if loss == "squared":
+        return np.ones(len(ms))
+    if loss != "soft_l1":
+        raise ValueError(f"unknown loss {loss!r} (one of {', '.join(LOSSES)})")
+    r = np.log(np.maximum(predicted, 1e-12) / ms)
+    return 1 / np.sqrt(1 + (r / F_SCALE) ** 2)
+
+
+def solve(terms: np.ndarray, ms: np.ndarray, prior: np.ndarray | None = None, weight: float = 0.1,
+          loss: str = "squared") -> np.ndarray:
+    """Parameters minimising the (robust, see ``figure_weights``) relative error within bounds. With a ``prior``,
+    also the squared relative distance to ``scale x prior`` with a free scale: the prior fixes the shape (how the
+    parameters relate), the figures fix the level."""
+    z = terms @ TIE * 1e3
+    w = np.ones(len(ms))
+    for _ in range(1 if loss == "squared" else IRLS_ROUNDS):
+        p = _solve_weighted(z, ms, w, prior, weight)
+        w = figure_weights(z @ p, ms, loss)
+    return p
+
+
+def _solve_weighted(z: np.ndarray, ms: np.ndarray, w: np.ndarray, prior: np.ndarray | None,
+                    weight: float) -> np.ndarray:
+    sw = np.sqrt(w)
+    a = z / ms[:, None] * sw[:, None]
+    b: np.ndarray = sw
     if prior is None:
         return lsq_linear(a, b, bounds=(LOWER, UPPER), method="bvls").x
     n = len(PARAMS)
@@ -139,21 +172,22 @@ def _loo_weight(terms: np.ndarray, ms: np.ndarray, prior: np.ndarray) -> float:
 
 
 def shared_fit(data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], kin: dict[tuple[str, str], str],
-               rounds: int = 40) -> dict:
+               rounds: int = 40, loss: str = LOSS) -> dict:
     """Stage 1: parameters = shape x per-device scale (compute, memory) plus per-device overheads. A device with
     too few figures takes one level, and the memory/compute balance of the best-covered device of the same
-    runtime (``kin``)."""
+    runtime (``kin``). The figures' weights (``figure_weights``) are renewed after every round from the third."""
     targets = sorted(data)
     shape = np.ones(len(PARAMS))
     scales = {t: np.array([1.0, 1.0, 0.0, 0.0]) for t in targets}  # compute, memory, ops, inference
-    for _ in range(rounds):
+    sw = {t: np.ones(len(data[t][1])) for t in targets}  # square roots of the figures' weights
+    for rnd in range(rounds):
         rows, rhs = [], []
         for t in targets:
             x, y = data[t]
             z = x @ TIE * 1e3
             c, m, o, i = scales[t]
-            rows.append(np.hstack([z[:, list(COMPUTE)] * c, z[:, list(MEMORY)] * m]) / y[:, None])
-            rhs.append(1 - (z[:, OVERHEAD[0]] * o + z[:, OVERHEAD[1]] * i) / y)
+            rows.append(np.hstack([z[:, list(COMPUTE)] * c, z[:, list(MEMORY)] * m]) * (sw[t] / y)[:, None])
+            rhs.append((1 - (z[:, OVERHEAD[0]] * o + z[:, OVERHEAD[1]] * i) / y) * sw[t])
         lo = np.concatenate([LOWER[list(COMPUTE)], LOWER[list(MEMORY)]]) * 0
         sol = lsq_linear(np.vstack(rows), np.concatenate(rhs), bounds=(lo, np.inf), method="bvls").x
         sol = np.maximum(sol, 1e-9)
@@ -166,7 +200,7 @@ def shared_fit(data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], kin: 
                                  z[:, OVERHEAD[0]], z[:, OVERHEAD[1]]]) / y[:, None]
             upper = np.array([np.inf, np.inf, UPPER[OVERHEAD[0]], UPPER[OVERHEAD[1]]])
             if len(y) >= MIN_OWN:
-                scales[t] = lsq_linear(a, np.ones(len(y)), bounds=(np.zeros(4), upper), method="bvls").x
+                scales[t] = lsq_linear(a * sw[t][:, None], sw[t], bounds=(np.zeros(4), upper), method="bvls").x
         for t in targets:
             x, y = data[t]
             if len(y) < MIN_OWN:  # too few figures to separate compute from memory: one level, no overheads
@@ -177,31 +211,36 @@ def shared_fit(data: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]], kin: 
                 col = z[:, list(COMPUTE)] @ shape[list(COMPUTE)] + balance * (z[:, list(MEMORY)] @ shape[list(MEMORY)])
                 level = lsq_linear((col / y)[:, None], np.ones(len(y)), bounds=(0, np.inf)).x[0]
                 scales[t] = np.array([level, level * balance, 0.0, 0.0])
-    out = {}
-    for t in targets:
-        c, m, o, i = scales[t]
-        p = shape.copy()
-        p[list(COMPUTE)] *= c
-        p[list(MEMORY)] *= m
-        p[list(OVERHEAD)] = [o, i]
-        out[t] = np.clip(p, LOWER, UPPER)
-    return out
+        if rnd >= 2:
+            for t in targets:
+                sw[t] = np.sqrt(figure_weights(data[t][0] @ TIE @ _params(shape, scales[t]) * 1e3, data[t][1], loss))
+    return {t: np.clip(_params(shape, scales[t]), LOWER, UPPER) for t in targets}
 
 
-def fit_params(figures: tuple[Resolved, ...] | list[Resolved]) -> dict[tuple[str, str], np.ndarray]:
-    """Fitted parameters (``PARAMS``) per (profile, device), from ``figures`` only."""
+def _params(shape: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    c, m, o, i = scales
+    p = shape.copy()
+    p[list(COMPUTE)] *= c
+    p[list(MEMORY)] *= m
+    p[list(OVERHEAD)] = [o, i]
+    return p
+
+
+def fit_params(figures: tuple[Resolved, ...] | list[Resolved], loss: str = LOSS) -> dict[tuple[str, str], np.ndarray]:
+    """Fitted parameters (``PARAMS``) per (profile, device), from ``figures`` only. The pull towards stage 1 is
+    chosen by the squared leave-one-out error of the plain least-squares fit (fast); the fit itself uses ``loss``."""
     data, kin = {}, {}
     for target in sorted({f.target for f in figures}):
         group = [f for f in figures if f.target == target]
         data[target] = (np.array([figure_terms(f) for f in group]), np.array([f.ms for f in group]))
         kin[target] = f"{group[0].hardware.device}:{group[0].runtime.name}"
-    priors = shared_fit(data, kin)
-    return {t: solve(x, y, priors[t], _loo_weight(x, y, priors[t])) for t, (x, y) in data.items()}
+    priors = shared_fit(data, kin, loss=loss)
+    return {t: solve(x, y, priors[t], _loo_weight(x, y, priors[t]), loss) for t, (x, y) in data.items()}
 
 
-def fit(figures: tuple[Resolved, ...] | list[Resolved]) -> dict[tuple[str, str], np.ndarray]:
+def fit(figures: tuple[Resolved, ...] | list[Resolved], loss: str = LOSS) -> dict[tuple[str, str], np.ndarray]:
     """Model coefficients (one per features.TERMS) per (profile, device), from ``figures`` only."""
-    return {target: TIE @ p for target, p in fit_params(figures).items()}
+    return {target: TIE @ p for target, p in fit_params(figures, loss).items()}
 
 
 def halves(figures: tuple[Resolved, ...] = FIGURES, seed: int = SEED) -> tuple[list[Resolved], list[Resolved]]:
@@ -237,22 +276,23 @@ def predict_with(theta: dict[tuple[str, str], np.ndarray], fig: Resolved) -> flo
     return float(figure_terms(fig) @ theta[fig.target] * 1e3)
 
 
-def cross_validate(figures: tuple[Resolved, ...] = FIGURES, seed: int = SEED) -> list[Check]:
+def cross_validate(figures: tuple[Resolved, ...] = FIGURES, seed: int = SEED, loss: str = LOSS) -> list[Check]:
     """Fit on one half, predict the other half, and the reverse: one held-out prediction per figure."""
     a, b = halves(figures, seed)
-    out = [Check(f, predict_with(fit(a), f), "A") for f in b] + [Check(f, predict_with(fit(b), f), "B") for f in a]
+    theta_a, theta_b = fit(a, loss), fit(b, loss)
+    out = [Check(f, predict_with(theta_a, f), "A") for f in b] + [Check(f, predict_with(theta_b, f), "B") for f in a]
     return sorted(out, key=lambda c: c.figure.index)
 
 
-def in_sample(figures: tuple[Resolved, ...] = FIGURES) -> list[Check]:
-    theta = fit(figures)
+def in_sample(figures: tuple[Resolved, ...] = FIGURES, loss: str = LOSS) -> list[Check]:
+    theta = fit(figures, loss)
     return [Check(f, predict_with(theta, f), "all") for f in figures]
 
 
-def fit_all(figures: tuple[Resolved, ...] = FIGURES) -> dict[tuple[str, str], dict]:
+def fit_all(figures: tuple[Resolved, ...] = FIGURES, loss: str = LOSS) -> dict[tuple[str, str], dict]:
     """The profile fields (efficiency, stream_gbps, op/inference overheads) fitted to every figure."""
     out = {}
-    for target, theta in fit(figures).items():
+    for target, theta in fit(figures, loss).items():
         profile = load_profile(target[0])
         out[target] = description(theta, profile.bandwidth_gbps())
     return out
