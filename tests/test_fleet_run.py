@@ -100,8 +100,10 @@ def test_three_devices_three_things_and_the_second_simulator_on_one_page(classro
     threads = fleet.options.threads_per_device()
     assert threads is not None and threads >= 1
     for device in fleet.devices:
-        assert device.status().inference.runs_on == f"CPU (f32, {threads} thread{'s' if threads != 1 else ''})"
-    assert visitor.status().inference.runs_on == "CPU (f32)"  # a device of its own keeps OpenVINO's default
+        runs_on = wait_until(lambda d=device: d.status().inference.runs_on, 20, f"{device.thing_name}'s model")
+        assert runs_on == f"CPU (f32, {threads} thread{'s' if threads != 1 else ''})"
+    runs_on = wait_until(lambda: visitor.status().inference.runs_on, 20, "the visitor's model")
+    assert runs_on == "CPU (f32)"  # a device of its own keeps OpenVINO's default
 
 
 def test_one_decoder_for_the_three_cameras(classroom):

@@ -11,9 +11,9 @@ rate for activations and for weights, per-op and per-inference overheads. The fi
    keeps the shared shape at its own level).
 
 Both stages use a robust loss (``LOSS = "soft_l1"``): iteratively reweighted least squares in which a figure's
-weight is 1 / sqrt(1 + (r / F_SCALE)^2), r = log(predicted / published). A figure the model explains within
-about ±20 % counts fully; one it misses by a factor of 1.5 or 2 pulls the coefficients about half or a third
-as hard. ``loss="squared"`` gives the plain least-squares fit (every weight 1).
+weight is 1 / sqrt(1 + (r / F_SCALE)^2), r = log(predicted / published): nearly 0.9 within ±10 %, 0.44 for a
+figure missed by a factor of 1.5, 0.28 by a factor of 2. ``loss="squared"`` gives the plain least-squares fit
+(every weight 1).
 
 Nothing in either stage looks at a figure outside the set it is given: ``cross_validate`` fits on one half and
 predicts the other::
