@@ -42,6 +42,7 @@ def test_fleet_runs_for_its_duration_and_leaves_nothing_running(tiny_artifacts, 
     assert "student-01: http://127.0.0.1:" in out and "student-02: http://127.0.0.1:" in out, out
     assert "fleet page: http://127.0.0.1:" in out and "one decoder for 2 device(s)" in out, out
     assert "capacity:" in out and "one device alone:" in out, out
+    assert "OpenVINO CPU threads per Lambda: " in out, out  # the cores shared out, said once
     assert len(seen) >= 2, "the Lambda processes were never seen"
     time.sleep(0.5)
     alive = [p for p in seen if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]

@@ -178,6 +178,9 @@ def _fleet(args: argparse.Namespace) -> int:
     until = _Until(args.duration)
     fleet = Fleet(options, say=_say)
     _say(f"DeepLens fleet: {options.devices} device(s), profile {options.profile}")
+    threads = options.threads_per_device()
+    _say(f"  OpenVINO CPU threads per Lambda: {threads} (unpinned; --cpu-threads N)" if threads is not None else
+         "  OpenVINO CPU threads per Lambda: OpenVINO's default (a thread per core, pinned)")
     try:
         fleet.start(on_device=lambda d, v: _say(f"  {d.thing_name}: {v.url}  ({d.source_description})"))
         first = fleet.devices[0]
