@@ -295,15 +295,15 @@ class Camera:
         return False, min(max(soonest / 1e9, 0.001), 0.05)
 
     def _step(self) -> None:
-        """Every frame in order: the next frame is made once a Lambda has read the newest. It is announced first
-        (as a frame passed over), so a Lambda back before it is ready waits for it rather than reread the last."""
+        """Every frame in order: the next frame is made once a Lambda has read the newest. The slot says the camera
+        steps (``FrameSlot.step``), so a Lambda back before that frame is ready waits for it rather than reread the
+        last."""
         assert self.slot is not None
         while not self._stop.is_set():
             read, pause = self._read_newest()
             if not read:
                 self._stop.wait(pause)
                 continue
-            self.slot.pass_frame()
             why = self._publish_next()
             if why is not None and not self._stop.is_set():
                 self._recover(why)
