@@ -42,9 +42,16 @@ class RulesPanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.note, 1)
         bar.addWidget(self.reload_button)
+        # the last reload's outcome has its own line: the counters change every message, and must not wipe it
+        self.reload_note = QLabel()
+        self.reload_note.setWordWrap(True)
+        self.reload_note.setTextFormat(Qt.TextFormat.PlainText)
+        self.reload_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reload_note.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
+        layout.addWidget(self.reload_note)
         layout.addWidget(self.table, 1)
         self._shown: tuple = ()
 
@@ -75,5 +82,6 @@ class RulesPanel(QWidget):
         self.table.resizeRowsToContents()
 
     def show_reload_result(self, text: str, ok: bool) -> None:
-        colour = theme.GOOD if ok else theme.BAD
-        self.note.setText(f'<span style="color:{colour}">{text}</span>')
+        self.reload_note.setStyleSheet(f"color: {theme.GOOD if ok else theme.BAD}")
+        self.reload_note.setText(text)
+        self.reload_note.show()

@@ -70,6 +70,13 @@ def lambda_pid(window) -> int | None:
     return lam.pid if lam is not None else None
 
 
+def click_when_ready(qtbot, button) -> None:
+    """Click ``button`` once the controller's running job has finished: while a job runs, Deploy and Stop are
+    disabled and a click on them does nothing (the job's error or result can reach the window first)."""
+    qtbot.waitUntil(button.isEnabled, timeout=WAIT_MS)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
 @pytest.mark.network
 def test_window_starts_with_the_demo_and_paints_real_frames(window, qtbot):
     window.start(RunConfig(source="demo", mqtt_port=0, http_port=0))  # the default sample project
@@ -95,8 +102,8 @@ def test_window_starts_with_the_demo_and_paints_real_frames(window, qtbot):
     lit = [c for c in points if c.red() + c.green() + c.blue() > 60]
     assert len(lit) >= 50 and len({c.rgb() for c in points}) > 10  # mostly lit, and not one flat colour
 
-    qtbot.waitUntil(lambda: len(payloads(window)) >= 2, timeout=WAIT_MS)
-    assert window.inspector.topics()[-1] == window.controller.device.infer_topic
+    infer_topic = window.controller.device.infer_topic  # the device's info topic carries messages too
+    qtbot.waitUntil(lambda: window.inspector.topics().count(infer_topic) >= 2, timeout=WAIT_MS)
     assert '"' in window.inspector.detail.toPlainText() and "\n" in window.inspector.detail.toPlainText()
     qtbot.waitUntil(lambda: "running" in window.status_panel.text("Lambda"), timeout=WAIT_MS)
     assert window.status_panel.text("Project") == "object_detection"
@@ -115,7 +122,7 @@ def test_switching_project_redeploys_and_new_messages_appear(start_tiny, qtbot):
     first_pid, broker_port = lambda_pid(window), window.controller.device.mqtt_port
 
     window.project_picker.set_current(str(HELLO2017))
-    qtbot.mouseClick(window.deploy_button, Qt.MouseButton.LeftButton)
+    click_when_ready(qtbot, window.deploy_button)
     qtbot.waitUntil(lambda: any(p.get("style") == 2017 for p in payloads(window)), timeout=WAIT_MS)
     assert window.controller.device.mqtt_port == broker_port  # only the Lambda was swapped
     assert not psutil.pid_exists(first_pid)
@@ -123,7 +130,7 @@ def test_switching_project_redeploys_and_new_messages_appear(start_tiny, qtbot):
     assert "Lambda greengrassHelloWorld started" in window.log_view.plain_text()
     assert any(m.payload == b"Model loaded" for m in window.inspector.model.rows)  # non-JSON payloads too
 
-    qtbot.mouseClick(window.stop_button, Qt.MouseButton.LeftButton)
+    click_when_ready(qtbot, window.stop_button)
     qtbot.waitUntil(lambda: "not deployed" in window.status_panel.text("Lambda"), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: window.project_view.pixmap().isNull(), timeout=WAIT_MS)
 
@@ -155,7 +162,7 @@ def test_bad_choices_show_errors_and_keep_the_device_running(start_tiny, qtbot, 
 
     window.banner.dismiss()
     window.project_picker.set_current(str(tmp_path / "nope.py"))
-    qtbot.mouseClick(window.deploy_button, Qt.MouseButton.LeftButton)
+    click_when_ready(qtbot, window.deploy_button)
     qtbot.waitUntil(lambda: window.banner.level == "error", timeout=WAIT_MS)
     assert "nope.py" in window.banner.text()
     count = window.inspector.received
@@ -255,8 +262,11 @@ def test_rules_and_cloud_tabs_show_the_cloud_half(start_tiny, qtbot, tmp_path):
     # a bad edit is refused on reload: the running rule stays, and the tab says why
     rules.write_text("rules:\n  - ruleNam: typo\n")
     window.rules_panel.reload_button.click()
-    qtbot.waitUntil(lambda: "kept the rules" in window.rules_panel.note.text(), timeout=WAIT_MS)
-    assert "ruleNam" in window.rules_panel.note.text() and window.rules_panel.table.rowCount() == 1
+    qtbot.waitUntil(lambda: "kept the rules" in window.rules_panel.reload_note.text(), timeout=WAIT_MS)
+    assert "ruleNam" in window.rules_panel.reload_note.text() and window.rules_panel.table.rowCount() == 1
+    count = int(window.rules_panel.table.item(0, 1).text())
+    qtbot.waitUntil(lambda: int(window.rules_panel.table.item(0, 1).text()) > count, timeout=WAIT_MS)
+    assert "kept the rules" in window.rules_panel.reload_note.text()  # new counts leave the outcome in view
     # the Cloud tab lists the bucket the rule wrote to
     window.tabs.setCurrentWidget(window.cloud_panel)
     qtbot.waitUntil(lambda: "colour-log" in window.cloud_panel.details.toPlainText(), timeout=WAIT_MS)
