@@ -163,7 +163,7 @@ NCNN_WEIGHTS = {  # the weight_data_size fields (6= / 2=) of ncnn's benchmark/<n
     "proxylessnas": 4_046_296,  # proxylessnasnet.param
     "regnety_400m": 4_310_784,  # regnety_400m.param
     "blazeface": 86_418,  # blazeface.param
-    "mobilenet_yolo": 11_059_648,  # mobilenet_yolo.param (including the 16 384 of the transposed convolution)
+    "mobilenet_yolo": 5_044_160,  # mobilenet_yolo.param, all-depthwise revision (with the transposed conv.)
     "mobilenetv2_yolov3": 3_699_456,  # mobilenetv2_yolov3.param (including the 576 of the transposed convolution)
     "nanodet_m": 932_976,  # nanodet_m.param
     "yolo_fastest_1_1": 319_024,  # yolo-fastest-1.1.param

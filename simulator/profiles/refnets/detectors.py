@@ -6,7 +6,7 @@
   SAME padding; SSDLite predicts with depthwise-separable convolutions).
 - ``yolov3_tiny``, ``yolov4_tiny``: Darknet models at 416 (80 classes, leaky ReLU).
 - ``mobilenet_yolo``: ncnn's benchmark MobileNet-YOLO (VOC, 416): MobileNetV1 body, YOLOv2-style heads on two
-  scales joined by a grouped transposed convolution.
+  scales, the 13x13 map brought to 26x26 by a depthwise transposed convolution and added to the body's 26x26 map.
 """
 
 from __future__ import annotations
@@ -124,15 +124,17 @@ def yolov4_tiny(size: int = 416, weights: str = "f32") -> ov.Model:
 
 
 def mobilenet_yolo(size: int = 416, weights: str = "f32") -> ov.Model:
-    """MobileNet-YOLO as ``benchmark/mobilenet_yolo.param``: MobileNetV1 (no bias, BatchNorm folded), 1x1 256 +
-    3x3 1024 at 13x13, a 4x4 stride-2 transposed convolution (groups 256) up to 26x26, 3x3 1024 / 1x1 256 / 3x3
-    1024 there, and a 125-channel (5 anchors x 25) 1x1 prediction on each scale; 20 classes."""
+    """MobileNet-YOLO as ``benchmark/mobilenet_yolo.param`` (its all-depthwise revision, the one of the published
+    runs; the file's first revision had dense 3x3 1024 layers): MobileNetV1 body, a 3x3 depthwise + 1x1 1024 at
+    13x13, a 4x4 stride-2 depthwise transposed convolution (1024 -> 512, groups 512, no bias) up to 26x26 added to
+    conv11's output, a 3x3 depthwise + 1x1 1024 there, and a 125-channel (5 anchors x 25) 1x1 prediction on each
+    scale; 20 classes; 2.60 G MACs."""
     b = Builder(weights)
-    x = mobilenet_v1_features(b, b.input(size))[-1]
-    x13 = b.conv(b.conv(x, 256, 1), 1024, 3)
-    cin = channels(x13)
-    w = b.const((256, cin // 256, 1, 4, 4))
+    feats = mobilenet_v1_features(b, b.input(size))
+    x13 = b.conv(b.dw(feats[-1], 3), 1024, 1)
+    groups = 512
+    w = b.const((groups, channels(x13) // groups, 1, 4, 4))  # [G, Cin/G, Cout/G, k, k]
     up = ops.group_convolution_backprop_data(x13, w, [2, 2], pads_begin=[1, 1], pads_end=[1, 1], dilations=[1, 1])
-    y = b.conv(b.conv(b.conv(up, 1024, 3), 256, 1), 1024, 3)
+    y = b.conv(b.dw(ops.add(feats[10], up), 3), 1024, 1)
     outs = [ops.sigmoid(b.conv(t, 125, 1, act=None)) for t in (x13, y)]
     return b.model(outs, "mobilenet_yolo")
