@@ -128,7 +128,7 @@ def mobilenet_yolo(size: int = 416, weights: str = "f32") -> ov.Model:
     runs; the file's first revision had dense 3x3 1024 layers): MobileNetV1 body, a 3x3 depthwise + 1x1 1024 at
     13x13, a 4x4 stride-2 depthwise transposed convolution (1024 -> 512, groups 512, no bias) up to 26x26 added to
     conv11's output, a 3x3 depthwise + 1x1 1024 there, and a 125-channel (5 anchors x 25) 1x1 prediction on each
-    scale; 20 classes; 2.60 G MACs."""
+    scale; 20 classes; 2.61 G MACs."""
     b = Builder(weights)
     feats = mobilenet_v1_features(b, b.input(size))
     x13 = b.conv(b.dw(feats[-1], 3), 1024, 1)
