@@ -487,3 +487,47 @@ def test_bench_reports_a_missing_model_file(tmp_path, capsys):
     args = parser.parse_args(["bench", "--model", str(tmp_path / "nope.onnx"), "--profiles", "host"])
     assert bench.run(args) == 2
     assert "model file not found" in capsys.readouterr().err
+
+
+def test_write_puts_the_refit_into_the_profiles_and_keeps_every_other_line(tmp_path):
+    """``python -m simulator.profiles.calibration --write``: the fitted fields change in place, comments stay."""
+    import shutil
+
+    from simulator.paths import PROFILES_DIR
+    from simulator.profiles.calibration import fit_all
+    from simulator.profiles.fitted_fields import write_fitted
+
+    for f in PROFILES_DIR.glob("*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    fitted = fit_all()
+    assert write_fitted(fitted, tmp_path) == []  # the shipped profiles hold the refit already, to the digit
+    deeplens = tmp_path / "deeplens.yaml"
+    original = deeplens.read_text()
+    stale = original.replace("  op_overhead_us: ", "  op_overhead_us: 1", 1).replace("depthwise: ", "depthwise: 0.5", 1)
+    stale = stale.replace("gemm: ", "gemm: 1.", 1)
+    deeplens.write_text(stale)
+    assert write_fitted(fitted, tmp_path) == [deeplens]
+    assert deeplens.read_text() == original  # every line back as it was, comments included
+    assert write_fitted(fitted, tmp_path) == []
+
+
+def test_write_names_the_file_and_field_it_cannot_find_and_writes_nothing(tmp_path):
+    import shutil
+
+    from simulator.paths import PROFILES_DIR
+    from simulator.profiles.calibration import fit_all
+    from simulator.profiles.fitted_fields import write_fitted
+
+    for f in PROFILES_DIR.glob("*.yaml"):
+        shutil.copy(f, tmp_path / f.name)
+    fitted = fit_all()
+    pi4 = tmp_path / "raspberry-pi-4.yaml"
+    pi4.write_text("".join(line for line in pi4.read_text().splitlines(keepends=True)
+                           if not line.lstrip().startswith("weight_gbps:")))
+    before = {f.name: f.read_text() for f in tmp_path.glob("*.yaml")}
+    for key, value in fitted.items():
+        if key[0] == "deeplens":
+            fitted[key] = {**value, "op_overhead_us": value["op_overhead_us"] + 1}  # deeplens.yaml would change
+    with pytest.raises(ConfigError, match=r"raspberry-pi-4\.yaml: field 'cpu\.weight_gbps' appears 0 times"):
+        write_fitted(fitted, tmp_path)
+    assert {f.name: f.read_text() for f in tmp_path.glob("*.yaml")} == before

@@ -18,7 +18,8 @@ figure missed by a factor of 1.5, 0.28 by a factor of 2. ``loss="squared"`` give
 Nothing in either stage looks at a figure outside the set it is given: ``cross_validate`` fits on one half and
 predicts the other::
 
-    python -m simulator.profiles.calibration      # prints the fitted profile fields
+    python -m simulator.profiles.calibration            # prints the fitted profile fields
+    python -m simulator.profiles.calibration --write    # and writes them into hardware_profiles/*.yaml
 """
 
 from __future__ import annotations
@@ -306,9 +307,26 @@ def summary(checks: list[Check]) -> dict[str, float]:
             "worst_ratio_high": float(ratios.max()), "rms_log": float(np.sqrt(np.mean(err ** 2)))}
 
 
-if __name__ == "__main__":
-    for (profile, device), fields in fit_all().items():
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from simulator.profiles.fitted_fields import write_fitted
+
+    ap = argparse.ArgumentParser(prog="python -m simulator.profiles.calibration",
+                                 description="Refit the profiles' coefficients to the published figures.")
+    ap.add_argument("--write", action="store_true", help="write them into hardware_profiles/*.yaml (in place)")
+    args = ap.parse_args(argv)
+    fitted = fit_all()
+    for (profile, device), fields in fitted.items():
         eff = fields["efficiency"].model_dump(exclude_none=True)
         print(f"{profile} {device}: efficiency {eff}")
         print(f"    stream_gbps {fields['stream_gbps']}  weight_gbps {fields['weight_gbps']}  "
               f"op_overhead_us {fields['op_overhead_us']}  inference_overhead_ms {fields['inference_overhead_ms']}")
+    if args.write:
+        changed = write_fitted(fitted)
+        print("wrote " + ", ".join(p.name for p in changed) if changed else "the profiles already hold these values")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
