@@ -246,6 +246,8 @@ class SimulatedDevice:
             self.supervisor = None
             self.project = None
             self.startup.undeployed()
+            if self._stats is not None:  # no Lambda, no Lambda figures: the status and the plot show none
+                self._stats.clear()
         if self._project_slot is not None:
             self._project_slot.write(b"")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import sys
 import threading
 import time
@@ -67,11 +66,10 @@ def run_headless(config: RunConfig, duration: float | None = None) -> int:
         print(f"DeepLens simulator starting as thing {device.thing_name} (profile {device.profile.name})", flush=True)
         print(f"  viewer:  {viewer.url}", flush=True)
         if not config.loopback:
-            print(f"           (from another machine: {viewer.url.replace('127.0.0.1', socket.gethostname())}"
-                  ")", flush=True)
+            print(f"           (from another machine: {viewer.remote_url})", flush=True)
         device.start()  # Ctrl-C here raises KeyboardInterrupt; start() has cleaned up by then
         if device.info is not None:
-            device.info.set_viewer(viewer.url)
+            device.info.set_viewer(viewer.remote_url)  # the fleet page links to it from other machines
         try:
             fleet.start()
         except SimulatorError as exc:

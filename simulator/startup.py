@@ -23,6 +23,7 @@ class StartupTracker:
         self.first_result_s: float | None = None
         self.first_frame_s: float | None = None
         self._seq_at_first_inference: int | None = None
+        self._seq_at_deploy: int | None = None  # the project stream's frame when the status first saw the Lambda
         self._stop_listening = progress.listen(self._on_progress)
 
     def close(self) -> None:
@@ -33,7 +34,7 @@ class StartupTracker:
         with self._lock:
             self._t0 = time.monotonic()
             self.first_result_s = self.first_frame_s = None
-            self._seq_at_first_inference = None
+            self._seq_at_first_inference = self._seq_at_deploy = None
 
     def _on_progress(self, stage: str, detail: str, percent: float | None) -> None:
         with self._lock:
@@ -50,18 +51,26 @@ class StartupTracker:
     def lambda_started(self, project: str) -> None:
         with self._lock:
             self._deployed_at = time.monotonic()
+            self._seq_at_deploy = None
             self._stage, self._detail, self._percent = "starting the Lambda", project, None
 
     def undeployed(self) -> None:
         with self._lock:
             self._deployed_at = None
             self._stage, self._detail, self._percent = "no project deployed", "", None
+            self.first_result_s = self.first_frame_s = None
+            self._seq_at_first_inference = self._seq_at_deploy = None
 
     def snapshot(self, inference: InferenceStatus, project_seq: int) -> StartupStatus:
         with self._lock:
             stage, detail, percent = self._stage, self._detail, self._percent
             elapsed = time.monotonic() - self._t0
-            ready = self._deployed_at is not None and inference.inferences > 0
+            deployed = self._deployed_at is not None
+            if deployed and self._seq_at_deploy is None:
+                self._seq_at_deploy = project_seq
+            # running: it inferred, published a result or drew a frame (a Lambda need not load a model)
+            ready = deployed and (inference.inferences > 0 or self.first_result_s is not None
+                                  or project_seq > (self._seq_at_deploy or 0))
             if ready:
                 if self._seq_at_first_inference is None:
                     self._seq_at_first_inference = project_seq

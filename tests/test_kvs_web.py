@@ -23,13 +23,14 @@ from tests.support.needs import unavailable
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # The viewer page's panel (simulator/viewer/page.html): the markup goes with the other panels, the script with
-# the page's others (it uses the page's esc()).
+# the page's others (it uses the page's esc() and its ``lost`` count of status polls that failed).
 PAGE_HTML = (ROOT / "simulator/viewer/page.html").read_text(encoding="utf-8")
 PANEL_HTML = PAGE_HTML[PAGE_HTML.index('<div class="panel"><details id="kvsPanel">'):
                        PAGE_HTML.index("</details></div>", PAGE_HTML.index('id="kvsPanel"')) + len("</details></div>")]
 PANEL_JS = PAGE_HTML[PAGE_HTML.index("let kvsShown"):PAGE_HTML.index("setInterval(refreshKvs, 3000);") + 30]
 PAGE = f"""<!doctype html><html><head><meta charset="utf-8"></head><body>{PANEL_HTML}
 <script>function esc(t) {{ return String(t).replace(/[&<>]/g, c => ({{"&":"&amp;","<":"&lt;",">":"&gt;"}}[c])); }}
+let lost = 0;
 {PANEL_JS}</script></body></html>"""
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -81,6 +83,12 @@ def test_beyond_loopback_credentials_and_a_token_are_required(networked):
     assert viewer.access.token and viewer.url.endswith(f"?token={viewer.access.token}")
     assert requests.get(base + "/api/status", headers={"Authorization": f"Bearer {viewer.access.token}"},
                         timeout=10).status_code == 200
+    # the address other machines get (printed, and the fleet page's link): this machine's name, which the viewer takes
+    remote = urlsplit(viewer.remote_url)
+    assert remote.hostname == socket.gethostname().lower() and remote.port == viewer.port
+    assert remote.query == f"token={viewer.access.token}"
+    assert requests.get(base + "/api/status", timeout=10, headers={
+        "Host": remote.netloc, "Authorization": f"Bearer {viewer.access.token}"}).status_code == 200
 
 
 def test_loopback_stays_zero_setup_but_only_the_device_publishes_as_itself(run_device, subscribe, tiny_artifacts,

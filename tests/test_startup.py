@@ -15,6 +15,7 @@ import requests
 from simulator import progress
 from simulator.inference.download import fetch_to
 from tests.conftest import ROOT
+from tests.support.waits import wait_until
 
 
 def test_a_download_reports_its_progress_to_status_displays(tmp_path):
@@ -60,8 +61,24 @@ def test_status_walks_through_start_up_to_the_first_result(run_device, tiny_arti
     assert startup.ready and startup.stage == "running", startup
     assert 0 < startup.first_result_s <= startup.elapsed_s and 0 < startup.first_frame_s <= startup.elapsed_s
     assert stages & {"starting the Lambda", "waiting for the first inference"}, stages
+    wait_until(lambda: device.status().inference.host_ms is not None, "the Lambda's latency to show", timeout=30)
     device.undeploy()
-    assert device.status().startup.stage == "no project deployed"
+    status = device.status()
+    assert status.startup.stage == "no project deployed" and status.startup.first_result_s is None
+    # no Lambda, none of its figures: no latency, no model, no pacing verdict left over (at the next sample)
+    wait_until(lambda: device.status().inference.model is None, "the Lambda's figures to go", timeout=10)
+    inference = device.status().inference
+    assert inference.host_ms is None and inference.pacing is None and inference.inferences == 0
+
+
+def test_a_lambda_without_a_model_is_running_once_it_publishes_a_result(run_device, video_file):
+    device, _ = run_device(project=str(ROOT / "tests/lambdas/env_report.py"), source=str(video_file))
+    deadline = time.monotonic() + 60
+    while not device.status().startup.ready and time.monotonic() < deadline:
+        time.sleep(0.05)
+    startup = device.status().startup
+    assert startup.ready and startup.stage == "running" and startup.first_result_s is not None, startup
+    assert device.status().inference.inferences == 0  # it never inferred
 
 
 def test_headless_page_answers_at_once_and_shows_the_stage(tiny_artifacts, video_file):
@@ -89,9 +106,11 @@ def test_headless_page_answers_at_once_and_shows_the_stage(tiny_artifacts, video
         assert status["startup"]["ready"] and status["startup"]["first_result_s"] >= 4
         page = requests.get(url, timeout=10).text
         assert 'id="overlay"' in page and "stageText" in page
+        assert '<nav id="nav"><a href="/fleet">' in page  # headless serves the fleet page too: the header links it
+        said = next((line for line in proc.stdout if "first result after" in line), None)  # EOF at --duration
         proc.terminate()
-        out, _ = proc.communicate(timeout=60)
-        assert "first result after" in out
+        proc.communicate(timeout=60)
+        assert said, "the time to the first result was not printed"
     finally:
         if proc.poll() is None:
             proc.kill()

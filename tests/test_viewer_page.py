@@ -53,3 +53,29 @@ def test_page_shows_streams_status_and_messages(browser, run_device, tiny_artifa
             page.screenshot(path=os.environ["VIEWER_SCREENSHOT"])
     finally:
         page.close()
+
+
+def test_on_a_phone_the_project_stream_is_full_width_and_a_stopped_simulator_is_said(browser, run_device,
+                                                                                      tiny_artifacts, video_file):
+    device, viewer = run_device(project=str(ROOT / "tests/lambdas/style2018"), source=str(video_file),
+                                artifacts=tiny_artifacts)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    try:
+        page.goto(viewer.url, wait_until="domcontentloaded")
+        page.wait_for_function("document.getElementById('project').naturalWidth > 0", timeout=30000)
+        stream = page.locator("#project").bounding_box()
+        live = page.locator("#device").bounding_box()
+        assert stream is not None and live is not None
+        assert stream["width"] > 300 and live["y"] > stream["y"] + stream["height"]  # one column, the stream first
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+        assert page.is_hidden("#lost")
+        page.wait_for_load_state("networkidle")
+        assert page.is_hidden("#nav")  # this viewer serves no fleet page: no link to one
+        assert errors == []  # no favicon 404 or script error
+        viewer.stop()  # the simulator goes away: the page says so rather than keep its last status
+        page.wait_for_function("!document.getElementById('lost').hidden", timeout=15000)
+        assert "not answering" in page.text_content("#lost")
+    finally:
+        page.close()

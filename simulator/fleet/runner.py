@@ -164,7 +164,7 @@ class Fleet:
         if info is None:
             raise SimulatorError(f"fleet: {device.thing_name} publishes no device info")
         info.set_expected(self.expected_rate)
-        info.set_viewer(viewer.url)
+        info.set_viewer(viewer.remote_url)
         self.infos.append(info)
         log.info("fleet: %s up (%s), viewer %s", device.thing_name, device.source_description, viewer.url)
         return device, viewer

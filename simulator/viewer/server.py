@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import mimetypes
+import socket
 import ssl
 from importlib import resources
 
@@ -52,6 +53,8 @@ def build_app(device: SimulatedDevice, access: ViewerAccess | None = None,
     app = web.Application(middlewares=[access.middleware()])
     device_jpegs = DeviceJpegCache(device.device_frame)
     page = resources.files("simulator.viewer").joinpath("page.html").read_text(encoding="utf-8")
+    if fleet is not None:  # this viewer also serves the fleet page: the header links to it
+        page = page.replace('<nav id="nav" hidden>', '<nav id="nav">', 1)
 
     async def off_loop(fn):  # build a response body on a worker thread
         return await asyncio.get_running_loop().run_in_executor(None, fn)
@@ -136,6 +139,15 @@ class ViewerServer:
         """The address to open (with the token when one is needed)."""
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("[::1]" if self.host == "::" else self.host)
         base = f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
+        return f"{base}?token={self.access.token}" if self.access.token else base
+
+    @property
+    def remote_url(self) -> str:
+        """The address another machine opens: this machine's name in place of a wildcard listen address (the same
+        as ``url`` when the viewer listens on one address)."""
+        if self.host not in ("0.0.0.0", "", "::"):
+            return self.url
+        base = f"{'https' if self.tls else 'http'}://{socket.gethostname()}:{self.port}/"
         return f"{base}?token={self.access.token}" if self.access.token else base
 
     def start(self) -> ViewerServer:
