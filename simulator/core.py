@@ -291,10 +291,11 @@ class SimulatedDevice:
             self.link.publish(topic, payload)
 
     def _lambda_progress(self) -> int:
-        """Grows while the Lambda works: frames read, inferences, publishes, project-stream frames."""
+        """Grows while the Lambda works: frames read, inferences, publishes, project-stream frames, frames sent to
+        Kinesis Video (a Lambda may sleep while its stream records)."""
         stats = self.lambda_stats()
-        return sum(int(stats.get(k) or 0) for k in ("frames_read", "inferences", "publishes", "stale_frames")) \
-            + self.project_seq()
+        keys = ("frames_read", "inferences", "publishes", "stale_frames", "kvs_frames")
+        return sum(int(stats.get(k) or 0) for k in keys) + self.project_seq()
 
     def _log_message(self, topic: str, payload: bytes) -> None:
         """The device's messages for the viewers, but for its own thumbnails (binary JPEGs for the fleet view)."""

@@ -223,3 +223,21 @@ def test_with_the_local_cloud_the_stream_is_created_and_segments_go_to_s3(lambda
         assert body["ContentType"] == "video/mp4" and body["Body"].read() == latest.read_bytes()
         assert cloud.get_object(BUCKET, "myStream/" + earlier.name) == b"earlier segment"
         assert catalog.streams(ctx.artifacts)[0].cloud == "local"
+
+
+def test_a_lambda_that_only_streams_is_not_taken_for_hung(run_device, video_file, tmp_path):
+    """Frames sent to Kinesis Video are progress: a Lambda idle while its stream records is not killed as hung."""
+    import shutil
+
+    from tests.support.waits import wait_until
+
+    project = tmp_path / "streamer"
+    shutil.copytree(LAMBDA.parent, project)
+    (project / "project.yaml").write_text(
+        "name: streamer\nlambda: lambda_function.py\nwatchdog_seconds: 2.5\n"
+        "env: {STREAM_SECONDS: '0', DEEPLENS_SIM_KVS_SEGMENT_SECONDS: '1'}\n")  # streams until stopped, idle
+    device, _ = run_device(project=str(project), source=str(video_file))
+    # the clip plays at 30 fps: 150 frames streamed take at least 5 s, twice the watchdog's time
+    wait_until(lambda: device.lambda_stats().get("kvs_frames", 0) >= 150, "150 frames streamed", timeout=90)
+    status = device.status().lambda_
+    assert status is not None and status.hung == 0 and status.restarts == 0 and status.state == "running", status
