@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.elided_label import ElidedLabel
 from gui.theme import ACCENT, BAD, GOOD, MUTED
 from simulator.config import parse_host_port
 from simulator.errors import SimulatorError
@@ -38,8 +39,14 @@ log = logging.getLogger(__name__)
 
 REFRESH_MS = 1000
 TILE_WIDTH = 280
+ZWSP = "\u200b"
 BADGES = {"ok": ("online", GOOD), "waiting": ("waiting", MUTED), "behind": ("falling behind", "#ffcc4d"),
           "lambda": ("Lambda in trouble", BAD), "offline": ("offline", BAD), "stopped": ("stopped", BAD)}
+
+
+def breakable(text: str) -> str:
+    """``text`` that may wrap after '/', '_' and '-' too (long thing names in results and alerts)."""
+    return "".join(c + ZWSP if c in "/_-" else c for c in text)
 
 
 def seen_ago(seconds: float) -> str:
@@ -56,18 +63,18 @@ class FleetTile(QFrame):
         super().__init__(parent, objectName="panel")
         self.thing, self.viewer, self.thumbnail_seq = thing, None, 0
         self.setFixedWidth(TILE_WIDTH)
-        self.name = QLabel(thing)
+        self.name = ElidedLabel(thing)  # the whole name in its tooltip
         self.name.setStyleSheet("font-family: monospace; font-weight: 600;")
         self.badge = QLabel()
         self.picture = QLabel("no thumbnail yet", alignment=Qt.AlignmentFlag.AlignCenter)
         self.picture.setFixedSize(TILE_WIDTH - 20, (TILE_WIDTH - 20) * 9 // 16)
         self.picture.setStyleSheet("background: #000; border-radius: 4px;")
-        self.result = QLabel(wordWrap=True)
+        self.result = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.result.setStyleSheet("font-family: monospace; font-size: 11px;")
-        self.alert = QLabel(wordWrap=True)
+        self.alert = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.alert.setStyleSheet(f"color: {ACCENT}; font-family: monospace; font-size: 11px;")
         self.alert.hide()
-        self.meta = QLabel(wordWrap=True)
+        self.meta = QLabel(wordWrap=True, textFormat=Qt.TextFormat.PlainText)
         self.meta.setStyleSheet(f"color: {MUTED}; font-size: 11px;")
         head = QHBoxLayout()
         head.addWidget(self.name, 1)
@@ -96,8 +103,8 @@ class FleetTile(QFrame):
                 self.picture.setPixmap(QPixmap.fromImage(image).scaled(
                     self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
                     Qt.TransformationMode.SmoothTransformation))
-        self.result.setText(view.result or "no result yet")
-        self.alert.setText(f"alert ({view.alerts}): {view.alert}" if view.alert else "")
+        self.result.setText(breakable(view.result or "no result yet"))
+        self.alert.setText(breakable(f"alert ({view.alerts}): {view.alert}") if view.alert else "")
         self.alert.setVisible(bool(view.alert))
         rate = f"{view.results_per_s:.1f} results/s"
         if view.inference_fps is not None:
@@ -110,6 +117,12 @@ class FleetTile(QFrame):
         what = " on ".join(p for p in (view.project, view.profile) if p)
         self.meta.setText("\n".join(p for p in (rate, " · ".join(p for p in (what, lam) if p),
                                                 f"last seen {seen_ago(view.seen_ago_s)}") if p))
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as its wrapped lines need at its fixed width (a grid in a scroll area would squeeze it)."""
+        self.ensurePolished()  # the labels' style-sheet fonts decide how they wrap
+        self.setFixedHeight(self.heightForWidth(TILE_WIDTH))
 
     def mouseReleaseEvent(self, event) -> None:
         if self.viewer and event.button() == Qt.MouseButton.LeftButton:
@@ -253,7 +266,7 @@ class FleetPanel(QWidget):
             if self._positions.get(name) != where:
                 tile = self.tiles[name]
                 self.grid.removeWidget(tile)
-                self.grid.addWidget(tile, *where)
+                self.grid.addWidget(tile, *where, alignment=Qt.AlignmentFlag.AlignTop)
                 self._positions[name] = where
 
     @staticmethod

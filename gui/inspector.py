@@ -76,6 +76,8 @@ class MessageModel(QAbstractTableModel):
             if index.column() == 1:
                 return msg.topic
             return msg.payload[:300].decode("utf-8", "replace").replace("\n", " ")
+        if role == Qt.ItemDataRole.ToolTipRole and index.column() == 1:
+            return msg.topic  # the column elides its middle
         if role == Qt.ItemDataRole.ForegroundRole:
             return QColor(theme.ACCENT if index.column() == 1 else theme.MUTED if index.column() == 0 else theme.TEXT)
         return None
@@ -113,6 +115,7 @@ class MqttInspector(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # topics differ at their end (/infer, /info)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)  # no per-insert measuring of every row
         header.resizeSection(0, self.table.fontMetrics().horizontalAdvance("00:00:00.000") + 16)

@@ -29,7 +29,7 @@ class LatencyPlot(QWidget):
         super().__init__(parent)
         self.history: list[tuple[float, float, float | None]] = []
         self._now = time.time()
-        self.setMinimumHeight(120)
+        self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:

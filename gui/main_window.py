@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QPushButton,
     QSplitter,
     QTabWidget,
     QToolButton,
@@ -28,13 +27,14 @@ from gui.cloud_panel import CloudPanel
 from gui.controller import DeviceController
 from gui.fleet_panel import FleetPanel
 from gui.gc_guard import GuiThreadCollector
+from gui.header import Header
 from gui.inspector import MqttInspector
 from gui.kvs_view import KvsView
 from gui.latency_plot import LatencyPlot
 from gui.log_view import LambdaLog, describe_event
-from gui.pickers import ProfilePicker, ProjectPicker, SourcePicker
+from gui.recovery import RecoveryWatch
 from gui.rules_panel import RulesPanel
-from gui.status_panel import StatusPanel
+from gui.status_panel import StatusArea, StatusPanel
 from gui.stream_view import StreamView
 from gui.workers import DEVICE, PROJECT
 from simulator.config import RunConfig
@@ -43,6 +43,7 @@ from simulator.projects import DEFAULT_PROJECT
 from simulator.status import DeviceStatus
 
 NO_PROJECT = "No Lambda deployed — pick a project and press Deploy"
+LIVE_VIEW_MIN_HEIGHT = 110
 
 
 def panel(title: str, *widgets: QWidget, extra: QWidget | None = None, stretch: int = 0) -> QFrame:
@@ -77,30 +78,19 @@ class MainWindow(QMainWindow):
         self.controller = controller or DeviceController(self)
         self.collector = GuiThreadCollector(parent=self).start()
         self._closed = False
+        self._busy = ""
+        self._deployed = False  # a Lambda is deployed: Stop has something to stop
+        self._recovery, self._crash_note = RecoveryWatch(), ""  # the banner takes back this note on a recovery
         self._build()
         self._connect()
+        self._update_buttons()
 
     # -- building --------------------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.source_picker, self.profile_picker, self.project_picker = SourcePicker(), ProfilePicker(), ProjectPicker()
-        self.deploy_button = QPushButton("Deploy", objectName="primary")
-        self.deploy_button.setToolTip("Run the chosen project on the device (replaces the running Lambda)")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the running Lambda (camera and broker keep running)")
-        self.thing_label = QLabel("", objectName="thing")
-        header = QWidget(objectName="header")
-        bar = QHBoxLayout(header)
-        bar.setContentsMargins(14, 8, 14, 8)
-        bar.addWidget(QLabel("DeepLens simulator", objectName="appTitle"))
-        bar.addWidget(self.thing_label, 1)
-        for text, picker in (("Source", self.source_picker), ("Profile", self.profile_picker),
-                             ("Project", self.project_picker)):
-            bar.addSpacing(8)
-            bar.addWidget(QLabel(text, objectName="key"))
-            bar.addWidget(picker)
-        bar.addSpacing(4)
-        bar.addWidget(self.deploy_button)
-        bar.addWidget(self.stop_button)
+        header = Header()
+        self.source_picker, self.profile_picker = header.source_picker, header.profile_picker
+        self.project_picker, self.thing_label = header.project_picker, header.thing_label
+        self.deploy_button, self.stop_button = header.deploy_button, header.stop_button
 
         self.banner = Banner()
         self.project_view = StreamView(PROJECT, "Project stream", "Waiting for the project stream…")
@@ -114,7 +104,7 @@ class MainWindow(QMainWindow):
         large, small = QWidget(), QWidget()
         large.setLayout(self.large_slot)
         small.setLayout(self.small_slot)
-        small.setMinimumHeight(190)
+        small.setMinimumHeight(LIVE_VIEW_MIN_HEIGHT)
         self.swap_button = QToolButton(text="⇄ Swap")
         self.swap_button.setToolTip("Swap the large and the small stream (or click the small one)")
 
@@ -137,13 +127,14 @@ class MainWindow(QMainWindow):
         left.setChildrenCollapsible(False)
 
         self.status_panel, self.plot = StatusPanel(), LatencyPlot()
+        self.status_area = StatusArea(self.status_panel)
         side = QWidget()
         side.setMinimumWidth(340)
         column = QVBoxLayout(side)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(8)
         column.addWidget(panel("Live view", small, extra=self.swap_button, stretch=1), 3)
-        column.addWidget(panel("Status", self.status_panel), 0)
+        column.addWidget(panel("Status", self.status_area), 0)
         column.addWidget(panel("Inference latency · last minute", self.plot, stretch=1), 2)
         body = QSplitter(Qt.Orientation.Horizontal)
         body.addWidget(left)
@@ -181,7 +172,7 @@ class MainWindow(QMainWindow):
         c.deployed.connect(self._on_deployed)
         c.rules_reloaded.connect(self.rules_panel.show_reload_result)
         self.rules_panel.reload_requested.connect(c.reload_rules)
-        c.undeployed.connect(lambda: self.project_view.clear(NO_PROJECT))
+        c.undeployed.connect(self._on_undeployed)
         c.webcams.connect(self.source_picker.set_webcams)
         self.source_picker.chosen.connect(lambda spec: c.reconfigure(source=spec))
         self.profile_picker.chosen.connect(lambda spec: c.reconfigure(profile=spec))
@@ -229,6 +220,11 @@ class MainWindow(QMainWindow):
 
     def _on_status(self, status: DeviceStatus, history: list) -> None:
         self.status_panel.update_status(status)
+        self._set_deployed(status.project is not None)
+        lam = status.lambda_
+        if self._recovery.recovered(status) and lam is not None and self.banner.text() == self._crash_note:
+            self.banner.show_message(f"Lambda {lam.name} recovered: running again after restart #{lam.restarts}",
+                                     "info", timeout_ms=8000)
         self.plot.set_history(history)
         self.rules_panel.set_rules(status.rules)
         startup = status.startup
@@ -239,7 +235,9 @@ class MainWindow(QMainWindow):
         self.log_view.add_batch(items)
         crashes = [p for kind, p in items if kind == "event" and isinstance(p, LambdaRestarting)]
         if crashes:
-            self.banner.show_message(describe_event(crashes[-1]), "error")
+            self._crash_note = describe_event(crashes[-1])
+            self.banner.show_message(self._crash_note, "error")
+            self._recovery.crashed(crashes[-1].restarts)
 
     def _on_error(self, text: str) -> None:
         self.banner.show_message(text, "error")
@@ -248,9 +246,18 @@ class MainWindow(QMainWindow):
                 view.clear("The device is not running — choose a source that opens")
 
     def _on_busy(self, what: str) -> None:
-        self.deploy_button.setEnabled(not what)
-        self.stop_button.setEnabled(not what)
+        self._busy = what
+        self._update_buttons()
         self.statusBar().showMessage(what or "Ready")
+
+    def _set_deployed(self, deployed: bool) -> None:
+        if deployed != self._deployed:
+            self._deployed = deployed
+            self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.deploy_button.setEnabled(not self._busy)
+        self.stop_button.setEnabled(not self._busy and self._deployed)
 
     def _on_device_started(self, device) -> None:
         self.cloud_panel.set_device(device)
@@ -266,9 +273,18 @@ class MainWindow(QMainWindow):
         self.project_view.clear("The device is stopped")
         self.device_view.clear("The device is stopped")
         self.status_panel.clear("device stopped")
+        self._set_deployed(False)
+        self._recovery.forget()
+
+    def _on_undeployed(self) -> None:
+        self.project_view.clear(NO_PROJECT)
+        self._set_deployed(False)
+        self._recovery.forget()
 
     def _on_deployed(self, name: str) -> None:
         self.project_view.clear("Starting the Lambda…")
+        self._set_deployed(True)
+        self._recovery.forget()
         self.banner.show_message(f"Deployed {name}", "info", timeout_ms=4000)
 
     def closeEvent(self, event) -> None:

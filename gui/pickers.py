@@ -5,13 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QInputDialog, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QInputDialog, QSizePolicy, QWidget
 
 from simulator.profiles import available_profiles
 from simulator.projects import available_projects
 
 ASK = "ask:"  # item data prefix of the entries that open a dialog
+MAX_LABEL = 32  # longer names are shortened in the middle (the whole spec is the item's tooltip)
+
+
+def shortened(label: str, limit: int = MAX_LABEL) -> str:
+    """``label``, or its start and end around "…" when it is longer than ``limit`` characters."""
+    if len(label) <= limit:
+        return label
+    keep = limit - 1
+    return label[:keep - keep // 2] + "…" + label[len(label) - keep // 2:]
 
 
 class SpecPicker(QComboBox):
@@ -23,6 +32,7 @@ class SpecPicker(QComboBox):
         super().__init__(parent)
         self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.setMinimumContentsLength(10)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)  # never squeezed: names stay whole
         for label, spec in fixed:
             self.addItem(label, spec)
         if asks:
@@ -41,7 +51,8 @@ class SpecPicker(QComboBox):
         index = self.findData(spec)
         if index < 0:
             index = self._first_ask_index()
-            self.insertItem(index, label or self.label_for(spec), spec)
+            self.insertItem(index, shortened(label or self.label_for(spec)), spec)
+            self.setItemData(index, spec, Qt.ItemDataRole.ToolTipRole)
         self.setCurrentIndex(index)
         self._previous = index
 
@@ -88,7 +99,7 @@ class SourcePicker(SpecPicker):
         if spec.isdigit():
             return f"Webcam {spec}"
         if "://" in spec:
-            return spec if len(spec) < 40 else spec[:37] + "…"
+            return spec
         return super().label_for(spec)
 
     def ask(self, kind: str) -> str | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QSizePolicy, QWidget
 
 from gui import theme
 from simulator.status import DeviceStatus, PacingStatus
@@ -13,6 +13,7 @@ from simulator.status import DeviceStatus, PacingStatus
 ROWS = ("Profile", "Source", "Camera", "Project", "Lambda", "Start-up", "Runs on", "Inference", "Latency", "Pacing",
         "Broker", "Topic", "Thing", "Messages")
 ZWSP = "\u200b"
+MIN_LINES = 4  # the least of the panel a short window shows (it scrolls for the rest)
 
 
 def breakable(text: str) -> str:
@@ -28,10 +29,17 @@ def _bad(text: str) -> str:
     return f'<span style="color:{theme.BAD}">{html.escape(text)}</span>'
 
 
-def _pacing(pacing: PacingStatus | None) -> str:
-    if pacing is None:
+def _pacing(s: DeviceStatus) -> str:
+    pacing: PacingStatus | None = s.inference.pacing
+    if pacing is not None:
+        return _bad(pacing.status) if pacing.host_too_slow else html.escape(pacing.status)
+    if s.profile == "host":
         return "unpaced (host)"
-    return _bad(pacing.status) if pacing.host_too_slow else html.escape(pacing.status)
+    if s.project is None:
+        return "–"
+    if s.inference.model is None and s.inference.inferences == 0:
+        return "waiting for the model"
+    return f"not paced: {html.escape(s.profile)} has no prediction for this model"
 
 
 def runs_on(s: DeviceStatus) -> str:
@@ -64,7 +72,7 @@ def format_status(s: DeviceStatus) -> dict[str, str]:
         "Runs on": runs_on(s),
         "Inference": f"{_num(inf.fps)} fps, {_num(inf.publish_rate)} msg/s",
         "Latency": latency,
-        "Pacing": _pacing(inf.pacing),
+        "Pacing": _pacing(s),
         "Broker": f"{broker.host}:{broker.port}" + (" (embedded)" if broker.embedded else ""),
         "Topic": breakable(broker.infer_topic),
         "Thing": breakable(s.thing_name),
@@ -85,6 +93,10 @@ def format_status(s: DeviceStatus) -> dict[str, str]:
 
 
 class StatusPanel(QWidget):
+    """The rows; ``contents_changed`` when a value's text changed (its wrapped height may have)."""
+
+    contents_changed = Signal()
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         grid = QGridLayout(self)
@@ -105,15 +117,66 @@ class StatusPanel(QWidget):
             self.values[name] = value
 
     def update_status(self, status: DeviceStatus) -> None:
-        for name, text in format_status(status).items():
+        self._show(format_status(status))
+
+    def clear(self, note: str = "–") -> None:
+        self._show({name: note if name == "Lambda" else "–" for name in self.values})
+
+    def _show(self, rows: dict[str, str]) -> None:
+        changed = False
+        for name, text in rows.items():
             label = self.values[name]
             if label.text() != text:
                 label.setText(text)
                 label.setToolTip(text.replace(ZWSP, ""))
-
-    def clear(self, note: str = "–") -> None:
-        for name, label in self.values.items():
-            label.setText(note if name == "Lambda" else "–")
+                changed = True
+        if changed:
+            self.contents_changed.emit()
 
     def text(self, name: str) -> str:
         return self.values[name].text()
+
+
+class StatusArea(QScrollArea):
+    """The status panel in a frameless scroll area that asks for the whole height its wrapped rows need at its
+    width, so the side column gives it that before the live view and the plot grow; only a window too short for
+    it scrolls it."""
+
+    def __init__(self, panel: StatusPanel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.panel = panel
+        self.setWidget(panel)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self._needed = 0
+        panel.contents_changed.connect(self._recheck)
+
+    def needed_height(self) -> int:
+        """The panel's height with every row unclipped, at the area's width less a scroll bar (so that a scroll
+        bar, once shown, never makes the rows wrap into more than was asked for)."""
+        width = self.width() - 2 * self.frameWidth() - self.verticalScrollBar().sizeHint().width()
+        return self.panel.heightForWidth(max(1, width)) + 2 * self.frameWidth()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self.panel.sizeHint().width(), self.needed_height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(self.panel.minimumSizeHint().width(),
+                     min(self.needed_height(), MIN_LINES * self.fontMetrics().lineSpacing()))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._recheck()
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.LayoutRequest:
+            self._recheck()
+        return super().event(event)
+
+    def _recheck(self) -> None:
+        needed = self.needed_height()
+        if needed != self._needed:
+            self._needed = needed
+            self.updateGeometry()

@@ -1,4 +1,5 @@
-"""One video stream (project or device), painted letterboxed with its aspect ratio kept, with a small caption."""
+"""One video stream (project or device), painted letterboxed with its aspect ratio kept, with a small caption
+below the picture (or over its bottom-left corner when there is no room)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPixmap
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from gui import theme
+
+CAPTION_GAP = 8  # between the caption and the picture's or the widget's edge
 
 
 class StreamView(QWidget):
@@ -108,6 +111,22 @@ class StreamView(QWidget):
         p.drawText(QRectF(self.rect()).adjusted(16, 16, -16, -16),
                    Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.note or "")
 
+    def caption_box(self, width: float, height: float) -> QRectF:
+        """Where a caption of that size goes: in the letterbox margin under (or over) the picture when there is
+        room, else over the picture's bottom-left — never over its top-left, where DeepLens Lambdas write."""
+        picture = self.image_rect()
+        if picture.isNull():
+            picture = QRectF(self.rect())
+        x = max(CAPTION_GAP, picture.left() + CAPTION_GAP)
+        below, above = self.height() - picture.bottom(), picture.top()
+        if below >= height + CAPTION_GAP:
+            y = picture.bottom() + (below - height) / 2
+        elif above >= height + CAPTION_GAP:
+            y = (above - height) / 2
+        else:
+            y = picture.bottom() - height - CAPTION_GAP
+        return QRectF(x, y, width, height)
+
     def _caption(self, p: QPainter) -> None:
         text = self.title.upper()
         if self.frame_size:
@@ -117,7 +136,7 @@ class StreamView(QWidget):
         font.setBold(True)
         p.setFont(font)
         metrics = p.fontMetrics()
-        box = QRectF(8, 8, metrics.horizontalAdvance(text) + 16, metrics.height() + 8)
+        box = self.caption_box(metrics.horizontalAdvance(text) + 16, metrics.height() + 8)
         pill = QPainterPath()
         pill.addRoundedRect(box, box.height() / 2, box.height() / 2)
         p.fillPath(pill, QColor(15, 20, 25, 190))
