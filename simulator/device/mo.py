@@ -16,6 +16,7 @@ from pathlib import Path
 
 import openvino as ov
 
+from simulator.inference.telemetry_off import conversion_telemetry_off
 from simulator.ipc import context
 
 log = logging.getLogger("mo")
@@ -65,6 +66,7 @@ def optimize(model_name, input_width, input_height, platform="mx", aux_inputs=No
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return OK, str(target)
     try:
+        conversion_telemetry_off()
         graph = ov.convert_model(str(source))
         _set_input_size(graph, int(input_width), int(input_height))
         ov.save_model(graph, str(target), compress_to_fp16=(precision == "FP16"))

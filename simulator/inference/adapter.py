@@ -15,11 +15,13 @@ import openvino as ov
 
 from simulator.inference import devices
 from simulator.inference.layout import to_hwc
+from simulator.inference.telemetry_off import conversion_telemetry_off
 
 
 def read_graph(path: Path) -> ov.Model:
     """Read any format OpenVINO reads; a TF frozen graph goes through ``convert_model``."""
     if path.suffix == ".pb":
+        conversion_telemetry_off()
         return ov.convert_model(str(path))
     return devices.core().read_model(str(path))
 

@@ -28,6 +28,7 @@ from ..paths import cache_dir
 from ..progress import report
 from . import pypi
 from .registry import FileRef, ModelEntry, get_entry, list_models, registry
+from .telemetry_off import conversion_telemetry_off
 
 __all__ = ["ensure_model", "ensure_models", "fetch", "model_path", "list_models", "ov_cache_dir", "models_dir",
            "extra_path", "source_path", "ModelEntry"]
@@ -172,6 +173,7 @@ def _convert(entry: ModelEntry, progress: bool) -> Path:
     log.info("converting %s (%s) to OpenVINO IR in %s", entry.name, entry.file.basename, xml.parent)
     try:
         kwargs = {"input": list(entry.input_shape)} if entry.input_shape else {}
+        conversion_telemetry_off()
         model = ov.convert_model(str(source_path(entry)), **kwargs)
         ov.save_model(model, str(tmp_xml), compress_to_fp16=False)
         sums = {"xml": pypi.sha256_of(tmp_xml), "bin": pypi.sha256_of(tmp_bin), "source": entry.file.sha256}
