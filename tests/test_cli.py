@@ -151,7 +151,10 @@ def test_without_a_display_the_window_falls_back_to_headless(tiny_artifacts):
     (["models", "fetch"], "error: the following arguments are required: name"),
     (["bench", "--profiles", "nowhere", "--iterations", "1"], "error: unknown hardware profile 'nowhere'"),
     (["--env", "NOEQUALS"], "error: --env 'NOEQUALS': expected KEY=VALUE"),
-], ids=["unknown-flag", "unknown-model", "no-subcommand", "missing-argument", "unknown-profile", "bad-env"])
+    (["--headless", "--duration", "-1"], "error: argument --duration: '-1': give 0 or more seconds"),
+    (["fleet", "--duration", "nan"], "error: argument --duration: 'nan': give 0 or more seconds"),
+], ids=["unknown-flag", "unknown-model", "no-subcommand", "missing-argument", "unknown-profile", "bad-env",
+        "negative-duration", "nan-duration"])
 def test_every_usage_error_is_one_error_line_and_exit_2(args, expected):
     result = subprocess.run([*MAIN, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr

@@ -12,7 +12,7 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # no OpenCV chatter (webcam probing) on the terminal
 
 from simulator import __version__
-from simulator.cli.args import CliExit, CliParser, UsageError
+from simulator.cli.args import CliExit, CliParser, UsageError, seconds
 from simulator.errors import SimulatorError
 
 SUBCOMMANDS = ("models", "bench", "projects", "lambda", "service", "users", "fleet")
@@ -76,7 +76,9 @@ def _run_parser() -> argparse.ArgumentParser:
                         "inferred in order, at the Lambda's pace, for repeatable results on a recorded clip")
     p.add_argument("--no-thumbnail", action="store_true",
                    help="publish no thumbnail on deeplens/<thing>/thumbnail (the instructor's fleet page shows it)")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this many seconds")
+    p.add_argument("--duration", type=seconds, metavar="SECONDS",
+                   help="stop cleanly after this many seconds of running (counted once started: the first "
+                        "download or conversion of a model comes before)")
     p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     p.add_argument("--version", action="version", version=f"deeplens-simulator {__version__}")
     return p

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,17 @@ class ListArg(argparse.Action):
         for value in [values] if isinstance(values, str) else (values or []):
             items.extend(part.strip() for part in str(value).split(",") if part.strip())
         setattr(namespace, self.dest, items)
+
+
+def seconds(text: str) -> float:
+    """An argparse ``type``: a finite number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 0 or more seconds")
+    return value
 
 
 class UsageError(Exception):

@@ -20,6 +20,7 @@ import threading
 import time
 from pathlib import Path
 
+from simulator.cli.args import seconds
 from simulator.config import parse_env
 from simulator.errors import SimulatorError
 
@@ -68,7 +69,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--baseline-seconds", type=float, default=5.0, metavar="S",
                    help="host profile: how long the first device runs alone to measure the rate the others are "
                         "held to (default 5; 0 judges none)")
-    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop cleanly after this many seconds")
+    p.add_argument("--duration", type=seconds, metavar="SECONDS", help="stop cleanly after this many seconds")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
