@@ -62,8 +62,15 @@ def available_projects() -> list[str]:
     return sorted(found)
 
 
+MISNAMED = ("project.yml", "project.json", "Project.yaml", "project.YAML")  # read as nothing: said, not skipped
+
+
 def _from_folder(folder: Path) -> Project:
     spec = folder / "project.yaml"
+    misnamed = [folder / name for name in MISNAMED if (folder / name).is_file()]
+    if misnamed and not spec.is_file():
+        raise ConfigError(f"{misnamed[0]}: the project file must be called project.yaml (it was not read)",
+                          hint=f"rename it: mv {misnamed[0]} {spec}")
     if spec.is_file():
         pf = load_yaml_model(spec, ProjectFile)
         lambda_file = folder / pf.lambda_
@@ -95,6 +102,11 @@ def _beside(lambda_file: Path) -> tuple[Path, ...]:
 def resolve_project(spec: str | Path | None) -> Project:
     spec = str(spec) if spec is not None else DEFAULT_PROJECT
     path = Path(spec).expanduser()
+    if path.is_file() and (path.name == "project.yaml" or path.name in MISNAMED):
+        return _from_folder(path.parent)  # the project file given for its folder
+    if path.is_file() and path.suffix.lower() in (".yaml", ".yml", ".json"):
+        raise ConfigError(f"--project {spec}: a project is a folder (with its project.yaml) or a Lambda file",
+                          hint=f"give the folder {path.parent}, or the Lambda's .py file")
     if path.suffix == ".py" or path.is_file():
         return Project(path.stem, check_lambda_file(path), rules=_beside(path) if path.is_file() else ())
     if path.is_dir():

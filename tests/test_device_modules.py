@@ -88,12 +88,15 @@ def test_model_infers_on_any_frame_layout_and_parses(device_env):
         model.parseResult("yolo", outputs[0])
 
 
-def test_model_errors_are_clear(device_env):
+def test_model_errors_are_clear(device_env, caplog):
     from simulator.device import awscam
     from simulator.errors import ModelNotFoundError
 
-    with pytest.raises(ModelNotFoundError, match="model file not found: /opt/awscam/artifacts/nothing.xml"):
+    with caplog.at_level(logging.ERROR, logger="awscam"), \
+            pytest.raises(ModelNotFoundError, match="model file not found: /opt/awscam/artifacts/nothing.xml"):
         awscam.Model("/opt/awscam/artifacts/nothing.xml", {"GPU": 0})
+    # logged too: a Lambda that catches the error and only publishes it still leaves it in the Lambda log
+    assert "model file not found: /opt/awscam/artifacts/nothing.xml" in caplog.text
     with pytest.raises(RuntimeError, match="Neo runtime .* is not supported"):
         awscam.Model("/opt/awscam/artifacts/neo_model", {"GPU": 1}, runtime=awscam.Runtime.NEO)
 

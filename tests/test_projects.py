@@ -106,3 +106,20 @@ def test_project_publishes_what_the_clip_shows(name, run_device, subscribe):
     for msg in results:  # every JSON message is well formed, not only the one waited for
         check(msg)
     assert device.status().lambda_.restarts == 0
+
+
+def test_a_project_file_given_for_its_folder_and_a_misnamed_one_is_said(tmp_path):
+    from simulator.errors import ConfigError
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "detect.py").write_text("def function_handler(event, context):\n    return\n")
+    (folder / "project.yaml").write_text("name: mine\nlambda: detect.py\nenv: {MODE: fast}\n")
+    project = resolve_project(folder / "project.yaml")  # the file where the folder was meant
+    assert project.name == "mine" and project.lambda_file.name == "detect.py" and dict(project.env) == {"MODE": "fast"}
+    (folder / "project.yaml").rename(folder / "project.yml")  # read as nothing before: its env silently lost
+    with pytest.raises(ConfigError, match=r"project\.yml: the project file must be called project\.yaml"):
+        resolve_project(folder)
+    (tmp_path / "rules.yaml").write_text("rules: []\n")
+    with pytest.raises(ConfigError, match="a project is a folder"):  # not taken for a Lambda file
+        resolve_project(tmp_path / "rules.yaml")

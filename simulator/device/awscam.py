@@ -73,7 +73,11 @@ class Model:
         requested = "GPU" if config.get("GPU", 0) else "CPU"
         ctx = context.current()
         path = ctx.remap(model_path)
-        self._model = load_model(path, requested, shown_path=str(model_path))
+        try:
+            self._model = load_model(path, requested, shown_path=str(model_path))
+        except Exception as exc:  # a Lambda often catches it and only publishes it: the log says it too
+            log.error("awscam.Model(%r): %s", model_path, exc)
+            raise
         self.input_hw = self._model.input_hw
         self._pacer = pacer_for(self._model, ctx.profile, requested, str(model_path))
         self._slow_reported = False
