@@ -178,3 +178,12 @@ def test_lists_take_commas_and_spaces_alike(tiny_artifacts):
                              "--iterations", "1", "--json"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert sorted({row["profile"] for row in json.loads(result.stdout)}) == ["deeplens", "raspberry-pi-4"]
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    """``python main.py models list --json | head -1``: the pipe closes early; the command ends quietly."""
+    proc = subprocess.Popen([*MAIN, "models", "list", "--json"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first byte
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
@@ -118,6 +119,10 @@ def main(argv: list[str]) -> int:
         return 2
     except CliExit as done:
         return done.status
+    except BrokenPipeError:  # the reader went away (``models list --json | head``): no traceback for that
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit has nowhere to go
+        return 0
 
 
 def _main(argv: list[str]) -> int:
