@@ -53,3 +53,21 @@ def test_headless_run_speaks_the_systemd_notify_protocol(tmp_path, tiny_artifact
     assert proc.returncode == 0, err[-2000:]
     assert messages[0].startswith("READY=1\nSTATUS=running as ")
     assert messages.count("WATCHDOG=1") >= 2 and messages[-1] == "STOPPING=1"
+
+
+def test_service_install_checks_its_arguments_and_makes_paths_absolute(tmp_path):
+    env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "PATH": "/nonexistent"}
+    unit = tmp_path / "config" / "systemd" / "user" / "deeplens-sim.service"
+    for bad, said in ((["--project", "nosuchproject"], "unknown project 'nosuchproject'"),
+                      (["--bogus-flag"], "unrecognized arguments: --bogus-flag")):
+        done = subprocess.run([*MAIN, "service", "install", "--user", "--no-enable", *bad], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and said in done.stderr, done.stderr  # not a unit failing at every start
+        assert not unit.exists()
+    (tmp_path / "sinks.yaml").write_text("rules: []\n")
+    done = subprocess.run([*MAIN, "service", "install", "--user", "--no-enable", "--rules", "sinks.yaml",
+                           f"--artifacts={tmp_path}", "--project", "hotdog"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    exec_line = next(line for line in unit.read_text().splitlines() if line.startswith("ExecStart="))
+    assert exec_line.endswith(f"--headless --rules {tmp_path / 'sinks.yaml'} --artifacts={tmp_path} --project hotdog")

@@ -7,8 +7,13 @@ import argparse
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from simulator.service import UNIT_NAME, unit_path, unit_text
+
+# main.py's options that name a file or folder: made absolute, since the unit runs in the simulator's checkout
+PATH_FLAGS = frozenset({"--project", "--source", "--rules", "--artifacts", "--password-file", "--tls-cert",
+                        "--tls-key", "--broker-ca", "--broker-cert", "--broker-key"})
 
 
 def add_parser(sub) -> None:
@@ -34,6 +39,32 @@ def _systemctl(user: bool, *args: str) -> bool:
     return result.returncode == 0
 
 
+def checked_args(extra: list[str]) -> list[str]:
+    """The arguments for ``main.py --headless``, parsed as it parses them and the project and profile looked up
+    (a mistake is an error now, not a unit that fails at every start), files and folders made absolute."""
+    from simulator.cli.app import _run_parser
+    from simulator.profiles import load_profile
+    from simulator.projects import resolve_project
+
+    parsed = _run_parser().parse_args(["--headless", *extra])  # UsageError: one error line, exit code 2
+    absolute = [_absolute(t) if i and extra[i - 1] in PATH_FLAGS else _absolute_inline(t) for i, t in enumerate(extra)]
+    if parsed.project:
+        resolve_project(_absolute(parsed.project))  # ConfigError names the project
+    if parsed.profile:
+        load_profile(parsed.profile)
+    return absolute
+
+
+def _absolute(value: str) -> str:
+    path = Path(value).expanduser()
+    return str(path.resolve()) if path.exists() else value
+
+
+def _absolute_inline(token: str) -> str:
+    flag, eq, value = token.partition("=")
+    return f"{flag}={_absolute(value)}" if eq and flag in PATH_FLAGS else token
+
+
 def run(args: argparse.Namespace) -> int:
     user = bool(args.user)
     path = unit_path(user)
@@ -42,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         extra = [a for a in args.args if a != "--"]
         if "--headless" in extra:
             extra.remove("--headless")
+        extra = checked_args(extra)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(unit_text(extra, user), encoding="utf-8")
@@ -50,7 +82,11 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(f"wrote {path}")
         enabled = not args.no_enable and _systemctl(user, "daemon-reload") and _systemctl(user, "enable", UNIT_NAME)
-        print(f"{'enabled' if enabled else 'to enable it'}: systemctl {scope}enable --now {UNIT_NAME}")
+        if enabled:
+            print(f"enabled: systemctl {scope}enable --now {UNIT_NAME}")
+        else:
+            print(f"not enabled{'' if args.no_enable else ' (see above)'}; to enable it: "
+                  f"systemctl {scope}enable --now {UNIT_NAME}")
         print(f"logs: journalctl {'--user ' if user else ''}-u {UNIT_NAME} -f")
         if user:
             print("to start it at boot before anyone logs in: sudo loginctl enable-linger $USER")
