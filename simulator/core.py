@@ -133,8 +133,11 @@ class SimulatedDevice:
                 self.broker.wait_ready()
             self.link = self.new_link(f"{self.thing_name}-core").start()
         except ConnectionError as exc:
-            raise SimulatorError(str(exc), hint="is the broker running? (omit --broker for the embedded one)") \
-                from None
+            refused = any(w in str(exc) for w in ("user name or password", "Not authorized", "not authori"))
+            hint = ("the broker refused the credentials: give --broker-username and the password in "
+                    "DEEPLENS_SIM_BROKER_PASSWORD (or --broker-password)") if refused else \
+                "is the broker running? (omit --broker for the embedded one)"
+            raise SimulatorError(str(exc), hint=hint) from None
         for f in device_filters(self.thing_name):
             self.link.subscribe(f, self._log_message)
         early_events, self._early_events = self._early_events, []

@@ -166,9 +166,9 @@ def test_users_command_manages_the_file_the_broker_reads(tmp_path, broker, clien
     b = broker(password_file=path)
     assert clients(b.port, "lens_7", "s3cret").accepted and clients(b.port, "teacher", generated).accepted
     assert _users("remove", "lens_7", "--file", str(path))[0] == 0
-    assert _users("remove", "lens_7", "--file", str(path))[0] == 1
+    assert _users("remove", "lens_7", "--file", str(path))[0] == 2
     assert "lens_7" not in PasswordFile.load(path).users
-    assert _users("add", "bad/name", "--generate", "--file", str(path))[0] == 1
+    assert _users("add", "bad/name", "--generate", "--file", str(path))[0] == 2
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +203,21 @@ def test_tls_only_and_a_bad_key_is_a_clear_error(broker, clients, certificate, t
     bad.write_text("not a key")
     with pytest.raises(ConfigError, match="cannot load the broker's TLS certificate"):
         broker(tls_port=0, tls_cert=cert, tls_key=bad)
+
+
+def test_a_broker_that_refuses_the_credentials_gets_a_hint_about_them(broker, password_file, tmp_path, monkeypatch,
+                                                                      video_file, tiny_artifacts):
+    from simulator.config import RunConfig
+    from simulator.core import SimulatedDevice
+    from simulator.errors import SimulatorError
+    from tests.conftest import ROOT
+
+    monkeypatch.setenv("DEEPLENS_SIM_HOME", str(tmp_path / "home"))
+    b = broker(password_file=password_file)
+    config = RunConfig(project=str(ROOT / "tests/lambdas/style2018"), source=str(video_file), artifacts=tiny_artifacts,
+                       broker=f"127.0.0.1:{b.port}", thing_name="thing_a", broker_username="thing_a",
+                       broker_password="wrong", http_port=0, cloud_port=0)
+    device = SimulatedDevice(config)
+    with pytest.raises(SimulatorError) as caught:
+        device.start()
+    assert "refused" in str(caught.value) and "--broker-username" in (caught.value.hint or ""), str(caught.value)

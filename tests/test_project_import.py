@@ -179,7 +179,7 @@ def test_cli_subcommand(tmp_path, classifier_tar, capsys):
     assert "imported 'digits': classification, 10 classes, input 48x48" in out
     assert f"python main.py --project {tmp_path / 'p' / 'digits'} --artifacts {tmp_path / 'a'}" in out
     assert (tmp_path / "a" / "mxnet_digits_FP16_FUSED.xml").is_file()
-    assert projects_cli.run(args) == 1
+    assert projects_cli.run(args) == 2  # an error: exit code 2, as every error of main.py
     assert "already exists" in capsys.readouterr().err
 
 

@@ -48,7 +48,7 @@ def add_parser(subparsers) -> None:
 
 def _error(text: str) -> int:
     print(f"error: {text}", file=sys.stderr)
-    return 1
+    return 2  # every error of main.py exits with 2
 
 
 def _password(args: argparse.Namespace) -> tuple[str, bool]:

@@ -327,7 +327,8 @@ class LambdaSupervisor:
         self._emit(LambdaRestarting(lambda_=s.name, exit_code=code, error=error, ran_seconds=round(seconds, 1),
                                     restarts=s.restarts, delay=delay, repeat=verdict.repeats))
         if verdict.failing and crash is not None:
-            self._log.warning("Lambda %s: %s", s.name, verdict.note)
+            if verdict.repeats or verdict.note != crash.hint:  # a first crash's hint was said just above
+                self._log.warning("Lambda %s: %s", s.name, verdict.note)
             self._emit(LambdaFailing(lambda_=s.name, error=crash.error, failures=verdict.repeats + 1,
                                      at_import=crash.at_import, hint=crash.hint))
 
