@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from simulator.config import ENV_NAME
 from simulator.configfile import load_yaml_model
@@ -20,13 +21,25 @@ DEFAULT_PROJECT = "object_detection"
 RULES_FILE = "rules.yaml"  # beside the Lambda: the project's AWS IoT rules, loaded with it
 
 
+def _bundled(name: str) -> str:
+    from simulator.inference.registry import registry
+
+    known = registry()
+    if name not in known:
+        raise ValueError(f"no bundled model is called {name!r} (known: {', '.join(known)})")
+    return name
+
+
+BundledModel = Annotated[str, AfterValidator(_bundled)]
+
+
 class ProjectFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
     description: str = ""
     lambda_: str = Field(default="lambda_function.py", alias="lambda")
-    models: list[str] = Field(default_factory=list)  # bundled models to fetch before the Lambda starts
+    models: list[BundledModel] = Field(default_factory=list)  # bundled models to fetch before the Lambda starts
     source: str | None = None  # default source when --source is not given
     env: dict[str, str] = Field(default_factory=dict)  # the Lambda's environment variables, as Greengrass gave them
     rules: list[str] = Field(default_factory=list)  # rule files (relative to the project); default: rules.yaml

@@ -123,3 +123,12 @@ def test_a_project_file_given_for_its_folder_and_a_misnamed_one_is_said(tmp_path
     (tmp_path / "rules.yaml").write_text("rules: []\n")
     with pytest.raises(ConfigError, match="a project is a folder"):  # not taken for a Lambda file
         resolve_project(tmp_path / "rules.yaml")
+
+
+def test_an_unknown_model_in_a_project_file_names_file_line_and_field(tmp_path):
+    from simulator.errors import ConfigError
+
+    (tmp_path / "lambda_function.py").write_text("def function_handler(event, context):\n    return\n")
+    (tmp_path / "project.yaml").write_text("name: mine\nmodels:\n  - ssd-mobilenet-v2-coco\n  - efficientnet-lite4\n")
+    with pytest.raises(ConfigError, match=r"project\.yaml:4.*models\.1.*no bundled model is called 'efficientnet-lite4'"):
+        resolve_project(tmp_path)
