@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 def listen_socket(host: str, port: int, what: str, hint: str) -> socket.socket:
     """A listening TCP socket bound to (host, port) — port 0 picks a free one. A taken port is a PortInUseError
-    naming ``what`` (e.g. "MQTT") with ``hint``."""
+    naming ``what`` (e.g. "MQTT") with ``hint``; an address that is not this machine's says what ``--listen`` takes."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -34,7 +34,9 @@ def listen_socket(host: str, port: int, what: str, hint: str) -> socket.socket:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
             raise PortInUseError(f"{what} port {host}:{port} is already in use", hint=hint) from None
-        raise PortInUseError(f"cannot listen for {what} on {host}:{port}: {exc.strerror}", hint=hint) from None
+        raise PortInUseError(f"cannot listen for {what} on {host}:{port}: {exc.strerror or exc}",
+                             hint="--listen takes an address of this machine: 127.0.0.1 (this machine only), "
+                                  "0.0.0.0 (every network) or one of its own addresses") from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
