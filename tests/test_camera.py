@@ -131,6 +131,8 @@ def test_open_source_understands_every_kind_of_spec(tmp_path, video_file):
     video.close()
     with pytest.raises(SourceError, match="no such file or folder"):
         open_source(str(tmp_path / "missing.mp4"))
+    with pytest.raises(SourceError, match="expected pattern, pattern:WxH or pattern:WxH@FPS"):
+        open_source("pattern:bad")
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(SourceError, match="holds no images"):

@@ -81,10 +81,13 @@ def open_source(spec: str, image_fps: float = 2.0) -> Source:
     if _URL.match(spec):
         return StreamSource(spec)
     path = Path(spec).expanduser()
+    if not path.exists() and spec.lower().startswith("pattern:"):
+        raise SourceError(f"cannot open source '{spec}': expected pattern, pattern:WxH or pattern:WxH@FPS",
+                          hint="e.g. --source pattern:640x480@15")
     if not path.exists():
         raise SourceError(f"cannot open source '{spec}': no such file or folder",
                           hint="use a webcam index (0), 'picamera', a video/image file, a folder of images, an "
-                               "rtsp:// or http:// URL, 'pattern', or 'demo'")
+                               "rtsp:// or http:// URL, 'pattern' (or pattern:WxH@FPS), or 'demo'")
     if path.is_dir() or path.suffix.lower() in IMAGE_SUFFIXES:
         return ImagesSource(path, fps=image_fps)
     return CaptureSource(str(path), str(path))
