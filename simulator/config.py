@@ -141,18 +141,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+FLAGS = {"memory_limit_mb": "--memory-limit", "mqtt_host": "--listen", "http_host": "--listen",
+         "allow_hosts": "--allow-host"}  # fields whose command-line flag is not their name
+
+
 def config_error(exc: ValidationError) -> ConfigError:
     """One ConfigError for all problems, each naming the command-line flag (``--broker-ca: ...``)."""
-    lines = []
+    lines: list[str] = []
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else ""
+        flag = FLAGS.get(field, f"--{field.replace('_', '-')}")
         msg = str(err["msg"]).removeprefix("Value error, ")
+        given = err.get("input")
         if err["type"] == "path_not_file":
-            msg = f"no such file: {err.get('input')}"
+            msg = f"no such file: {given}"
         if not field:
-            lines.append(msg)
-        elif err["type"] == "value_error":
-            lines.append(f"--{field.replace('_', '-')} {err.get('input')!r}: {msg}")
+            line = msg
+        elif err["type"] == "value_error" and not isinstance(given, (dict, list, tuple)):
+            line = f"{flag} {given!r}: {msg}"
         else:
-            lines.append(f"--{field.replace('_', '-')}: {msg}")
+            line = f"{flag}: {msg}"
+        if line not in lines:  # --listen stands for two fields
+            lines.append(line)
     return ConfigError("\n".join(lines))

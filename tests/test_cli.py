@@ -154,8 +154,10 @@ def test_without_a_display_the_window_falls_back_to_headless(tiny_artifacts):
     (["--headless", "--duration", "-1"], "error: argument --duration: '-1': give 0 or more seconds"),
     (["fleet", "--duration", "nan"], "error: argument --duration: 'nan': give 0 or more seconds"),
     (["--headless", "--listen", "192.0.2.1", "--http-port", "0"], "hint: --listen takes an address of this machine"),
+    (["--headless", "--memory-limit", "-5"], "error: --memory-limit: Input should be greater than 0"),
+    (["--headless", "--env", "1A=b"], "error: --env: '1A' is not an environment variable name"),
 ], ids=["unknown-flag", "unknown-model", "no-subcommand", "missing-argument", "unknown-profile", "bad-env",
-        "negative-duration", "nan-duration", "foreign-listen-address"])
+        "negative-duration", "nan-duration", "foreign-listen-address", "memory-limit-flag", "env-name"])
 def test_every_usage_error_is_one_error_line_and_exit_2(args, expected):
     result = subprocess.run([*MAIN, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2, result.stderr

