@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -19,6 +20,8 @@ from pydantic import BaseModel, ConfigDict
 log = logging.getLogger(__name__)
 
 MAX_QUEUED = 1000
+# "Bad user name or password" and "Not authorized" (paho gives MQTT 3.1.1's CONNACK 4 and 5 these MQTT 5 codes)
+CREDENTIALS_REFUSED = frozenset({134, 135})
 
 MessageHandler = Callable[[str, bytes], None]
 
@@ -53,13 +56,18 @@ class MqttLink:
         self.dropped = 0
         self.published = 0
         self.refused: str | None = None  # why the broker refused the last connection attempt
+        self._credentials_refused = False  # ... and it was the user name or password
         self.disconnects = 0  # connections lost (paho reconnects)
         self._last: mqtt.MQTTMessageInfo | None = None
 
     def start(self, timeout: float = 10.0) -> MqttLink:
+        """Connect, waiting up to ``timeout`` s; refused credentials fail at once (asking again will not help)."""
         self._client.connect_async(self.host, self.port, keepalive=30)
         self._client.loop_start()
-        if not self.connected.wait(timeout):
+        deadline = time.monotonic() + timeout
+        while not self.connected.wait(0.05) and time.monotonic() < deadline and not self._credentials_refused:
+            pass
+        if not self.connected.is_set():
             refused = self.refused
             self.stop()
             why = f"it refused the connection: {refused}" if refused else "no answer"
@@ -69,6 +77,7 @@ class MqttLink:
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
         if reason_code.is_failure:
             self.refused = str(reason_code)
+            self._credentials_refused = reason_code.value in CREDENTIALS_REFUSED
             log.warning("MQTT connect to %s:%s refused: %s", self.host, self.port, reason_code)
             return
         self.refused = None
