@@ -29,7 +29,7 @@ from simulator.fleet.info import InfoPublisher
 from simulator.fleet.thumbnail import ThumbnailPublisher, device_frames
 from simulator.ipc.context import DeviceContext
 from simulator.ipc.frames import Frame
-from simulator.ipc.mqtt import MqttLink, TlsFiles
+from simulator.ipc.mqtt import CredentialsRefusedError, MqttLink, TlsFiles
 from simulator.ipc.project_stream import CAPACITY as PROJECT_CAPACITY
 from simulator.ipc.run_folder import RunFolder, clean_stale
 from simulator.ipc.slot import SharedSlot
@@ -132,12 +132,12 @@ class SimulatedDevice:
             if self.broker is not None:
                 self.broker.wait_ready()
             self.link = self.new_link(f"{self.thing_name}-core").start()
+        except CredentialsRefusedError as exc:
+            raise SimulatorError(str(exc), hint="give the broker's user with --broker-username and its password in "
+                                 "DEEPLENS_SIM_BROKER_PASSWORD (or --broker-password)") from None
         except ConnectionError as exc:
-            refused = any(w in str(exc) for w in ("user name or password", "Not authorized", "not authori"))
-            hint = ("the broker refused the credentials: give --broker-username and the password in "
-                    "DEEPLENS_SIM_BROKER_PASSWORD (or --broker-password)") if refused else \
-                "is the broker running? (omit --broker for the embedded one)"
-            raise SimulatorError(str(exc), hint=hint) from None
+            raise SimulatorError(str(exc), hint="is the broker running? (omit --broker for the embedded one)") \
+                from None
         for f in device_filters(self.thing_name):
             self.link.subscribe(f, self._log_message)
         early_events, self._early_events = self._early_events, []

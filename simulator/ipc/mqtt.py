@@ -23,6 +23,10 @@ MAX_QUEUED = 1000
 # "Bad user name or password" and "Not authorized" (paho gives MQTT 3.1.1's CONNACK 4 and 5 these MQTT 5 codes)
 CREDENTIALS_REFUSED = frozenset({134, 135})
 
+
+class CredentialsRefusedError(ConnectionError):
+    """The broker answered, and refused the user name or password (or this client is not authorized)."""
+
 MessageHandler = Callable[[str, bytes], None]
 
 
@@ -71,7 +75,8 @@ class MqttLink:
             refused = self.refused
             self.stop()
             why = f"it refused the connection: {refused}" if refused else "no answer"
-            raise ConnectionError(f"cannot connect to the MQTT broker at {self.host}:{self.port} ({why})")
+            error = CredentialsRefusedError if self._credentials_refused else ConnectionError
+            raise error(f"cannot connect to the MQTT broker at {self.host}:{self.port} ({why})")
         return self
 
     def _on_connect(self, client, userdata, flags, reason_code, properties=None) -> None:
