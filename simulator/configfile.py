@@ -38,6 +38,31 @@ def _node_line(root: yaml.Node | None, loc: tuple) -> int | None:
     return line
 
 
+def _duplicate_key(node: yaml.Node | None, where: str = "") -> tuple[str, int, int] | None:
+    """The first key given twice in one mapping: (dotted field, its line, the line of its first use)."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for k, v in node.value:
+            field = f"{where}.{k.value}" if where else str(k.value)
+            if k.value in seen:
+                return field, k.start_mark.line + 1, seen[k.value]
+            seen[k.value] = k.start_mark.line + 1
+            found = _duplicate_key(v, field)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            found = _duplicate_key(item, f"{where}.{i}" if where else str(i))
+            if found:
+                return found
+    return None
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def load_yaml_model(path: Path, model: type[M]) -> M:
     """Parse and validate ``path``; raise ConfigError naming file, line and field on the first problems."""
     path = Path(path)
@@ -52,6 +77,10 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else str(path)
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    duplicate = _duplicate_key(root)
+    if duplicate:  # YAML keeps the last silently: the first would be lost without a word
+        key, again, first = duplicate
+        raise ConfigError(f"{path}:{again}: field '{key}': given twice (first on line {first})")
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -65,6 +94,6 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
             field = ".".join(str(p) for p in loc) or "(top level)"
             line = _node_line(root, loc)
             msg = "unknown field" if err["type"] == "extra_forbidden" else err["msg"]
-            got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {err.get('input')!r})"
+            got = "" if err["type"] in ("extra_forbidden", "missing") else f" (got {_shown(err.get('input'))})"
             lines.append(f"{path}:{line}: field '{field}': {msg}{got}")
         raise ConfigError("\n".join(lines)) from None

@@ -123,6 +123,13 @@ def test_bad_value_type_names_file_line_and_field(tmp_path):
     assert f"{path}:3: field 'memory_gb'" in str(err.value) and "'lots'" in str(err.value)
 
 
+def test_a_key_given_twice_names_both_lines(tmp_path):
+    """YAML keeps the last of two equal keys without a word: the file is refused instead."""
+    path = write(tmp_path, MINIMAL.replace("  cores: 4\n", "  cores: 4\n  cores: 8\n"))
+    with pytest.raises(ConfigError, match=r"board.yaml:8: field 'cpu.cores': given twice \(first on line 7\)"):
+        load_profile(path)
+
+
 def test_bad_nested_value(tmp_path):
     path = write(tmp_path, MINIMAL.replace("cores: 4", "cores: -1"))
     with pytest.raises(ConfigError, match=r"board.yaml:7: field 'cpu.cores'"):
