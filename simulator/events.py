@@ -56,14 +56,15 @@ class LambdaStopped(_Event):
 
 class LambdaHung(_Event):
     event: Literal["hung"] = "hung"
-    idle_seconds: float = Field(description="seconds without progress (no frame read, inference, publish or "
-                                            "project-stream frame)")
+    idle_seconds: float = Field(description="seconds without progress (no frame read, inference, publish, "
+                                            "project-stream frame or frame sent to Kinesis Video)")
     watchdog_seconds: float = Field(description="the watchdog's limit")
     pid: int | None = Field(default=None, description="the process that was hung (it is killed and restarted)")
 
     def describe(self) -> str:
-        return (f"Lambda {self.lambda_} hung: no frame read, inference, publish or project-stream frame for "
-                f"{self.idle_seconds:.0f} s (watchdog {self.watchdog_seconds:g} s) — killing it to restart it")
+        return (f"Lambda {self.lambda_} hung: no frame read, inference, publish, project-stream frame or Kinesis "
+                f"Video frame for {self.idle_seconds:.0f} s (watchdog {self.watchdog_seconds:g} s) — killing it to "
+                "restart it")
 
 
 class LambdaKilled(_Event):
