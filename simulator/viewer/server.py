@@ -134,21 +134,21 @@ class ViewerServer:
         self._runner: web.AppRunner | None = None
         self._loop = LoopThread("http-viewer")
 
+    def _address(self, host: str) -> str:
+        base = f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
+        return f"{base}?token={self.access.token}" if self.access.token else base
+
     @property
     def url(self) -> str:
         """The address to open (with the token when one is needed)."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else ("[::1]" if self.host == "::" else self.host)
-        base = f"{'https' if self.tls else 'http'}://{host}:{self.port}/"
-        return f"{base}?token={self.access.token}" if self.access.token else base
+        return self._address("127.0.0.1" if self.host in ("0.0.0.0", "") else
+                             ("[::1]" if self.host == "::" else self.host))
 
     @property
     def remote_url(self) -> str:
         """The address another machine opens: this machine's name in place of a wildcard listen address (the same
         as ``url`` when the viewer listens on one address)."""
-        if self.host not in ("0.0.0.0", "", "::"):
-            return self.url
-        base = f"{'https' if self.tls else 'http'}://{socket.gethostname()}:{self.port}/"
-        return f"{base}?token={self.access.token}" if self.access.token else base
+        return self._address(socket.gethostname()) if self.host in ("0.0.0.0", "", "::") else self.url
 
     def start(self) -> ViewerServer:
         sock = listen_socket(self.host, self.port, "HTTP", "choose another with --http-port (0 picks a free one)")
