@@ -7,7 +7,8 @@ measured. Here both exist at once and take turns:
   (b) the plain OpenCV + OpenVINO loop of ``bench/spine_fps.py``, in a process of its own.
 In each window one side runs and the other is stopped (SIGSTOP). With its Lambda process stopped the simulator
 does nothing: the camera waits for the Lambda's read (``--every-frame``), the broker for its messages. Windows of
-``--window`` s alternate in the order ABBA; the first 0.5 s after a side resumes are not counted. (a)'s rate is the
+``--window`` s alternate in the order ABBA; the first ``SETTLE`` (2 s) after a side resumes
+are not counted (with 0.5 s the simulator's first window after a plain one ran about 12 % slow). (a)'s rate is the
 JSON results on its infer topic (the samples publish one per inference) received in the window, (b)'s its own
 counter. Printed: each pair's ratio (a)/(b), and the median and quartiles of the pairs. Camera mode cannot be
 interleaved: its camera decodes the clip at 30 fps whether or not the Lambda runs. ``--load busy`` adds one

@@ -1,6 +1,7 @@
-"""The Fleet tab: one tile per device seen on a broker — its thumbnail, latest result, results per second, last
-seen, Lambda state and restarts, and a badge when it falls behind, goes offline or stopped. Clicking a tile
-opens that device's web viewer when it said where it is.
+"""The Fleet tab: one tile per device seen on a broker — its thumbnail, latest result, results and inferences per
+second (over the same seconds), last seen, Lambda state and restarts, and a badge when it falls behind, its
+Lambda is in trouble or stopped, or it goes offline or stopped. Clicking a tile opens that device's web viewer
+when it said where it is.
 
 It watches the running device's broker by default (``watch_device``); the broker field watches any other
 (``HOST:PORT``: a classroom's broker, a mosquitto). Connecting and disconnecting run on a worker thread; the
@@ -32,7 +33,7 @@ from gui.elided_label import ElidedLabel
 from gui.theme import ACCENT, BAD, GOOD, MUTED
 from simulator.config import parse_host_port
 from simulator.errors import SimulatorError
-from simulator.fleet.capacity import sustains
+from simulator.fleet.capacity import sustains, sustains_all
 from simulator.fleet.watcher import FleetSnapshot, FleetWatcher, ThingView
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,8 @@ REFRESH_MS = 1000
 TILE_WIDTH = 280
 ZWSP = "\u200b"
 BADGES = {"ok": ("online", GOOD), "waiting": ("waiting", MUTED), "behind": ("falling behind", "#ffcc4d"),
-          "lambda": ("Lambda in trouble", BAD), "offline": ("offline", BAD), "stopped": ("stopped", BAD)}
+          "lambda": ("Lambda in trouble", BAD), "idle": ("Lambda stopped", MUTED), "offline": ("offline", BAD),
+          "stopped": ("stopped", BAD)}
 
 
 def breakable(text: str) -> str:
@@ -51,6 +53,21 @@ def breakable(text: str) -> str:
 
 def seen_ago(seconds: float) -> str:
     return "now" if seconds < 1 else f"{seconds:.0f} s ago" if seconds < 90 else f"{seconds / 60:.0f} min ago"
+
+
+def rates(view: ThingView) -> str:
+    """Results and inferences per second, and the seconds they were counted over (the same seconds for both, when
+    the device sends its inference counter)."""
+    results = f"{view.results_per_s:.1f} results/s"
+    if view.inference_fps is None:
+        expected = f" · {view.expected_fps:.1f} inferences/s expected" if view.expected_fps is not None else ""
+        return f"{results} over the last {view.rate_window_s:.0f} s{expected}"
+    inferences = f"{view.inference_fps:.1f} inferences/s"
+    if view.expected_fps is not None:
+        inferences += f" of {view.expected_fps:.1f} expected"
+    if view.same_window:
+        return f"{results} · {inferences}, both over the same {view.rate_window_s:.0f} s"
+    return f"{results} over the last {view.rate_window_s:.0f} s · {inferences}, as the device reported"
 
 
 class FleetTile(QFrame):
@@ -106,13 +123,9 @@ class FleetTile(QFrame):
         self.result.setText(breakable(view.result or "no result yet"))
         self.alert.setText(breakable(f"alert ({view.alerts}): {view.alert}") if view.alert else "")
         self.alert.setVisible(bool(view.alert))
-        rate = f"{view.results_per_s:.1f} results/s"
-        if view.inference_fps is not None:
-            rate += f" · {view.inference_fps:.1f} inferences/s"
-        if view.expected_fps is not None:
-            rate += f" of {view.expected_fps:.1f} expected"
+        rate = rates(view)
         lam = f"Lambda {view.lambda_state}, {view.restarts} restart(s)" if view.lambda_state else ""
-        if view.lambda_state not in (None, "running") and view.last_event:
+        if view.lambda_state not in (None, "running", "stopped") and view.last_event:
             lam += f" — {view.last_event}"
         what = " on ".join(p for p in (view.project, view.profile) if p)
         self.meta.setText("\n".join(p for p in (rate, " · ".join(p for p in (what, lam) if p),
@@ -276,7 +289,7 @@ class FleetPanel(QWidget):
         if snap.judged:
             text += f", {snap.behind} falling behind — " + (
                 sustains(snap.sustained, snap.full_rate_devices) if snap.behind
-                else f"this machine sustains all {snap.judged} at their profile's rate")
+                else sustains_all(snap.judged, snap.keep_up))
         return text
 
     def resizeEvent(self, event) -> None:

@@ -206,6 +206,7 @@ class KvsView(QWidget):
                 item.setToolTip(str(s.path))
                 self.segments.addItem(item)
             self.segments.blockSignals(False)
+            self._fit_segments()
         keep = next((i for i, label in enumerate(labels) if label == selected), None)
         if keep is None and labels:
             keep = next((i for i, label in enumerate(labels) if self._paths[label] == latest), 0)
@@ -215,6 +216,14 @@ class KvsView(QWidget):
         self.open_button.setEnabled(bool(labels))
         self.folder_button.setEnabled(self._stream is not None)
         self._preview_selected()
+
+    def _fit_segments(self) -> None:
+        """The segment list at least as wide as its widest line (date, length, size, state), its scroll bar and
+        frame included: the splitter gives it that much, so no line is cut."""
+        lst = self.segments
+        lst.ensurePolished()  # the style sheet's font decides the width
+        bar = lst.verticalScrollBar().sizeHint().width()
+        lst.setMinimumWidth(max(0, lst.sizeHintForColumn(0)) + 2 * lst.frameWidth() + bar + 4)
 
     @staticmethod
     def _label(segment) -> str:

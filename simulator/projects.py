@@ -68,11 +68,25 @@ class Project:
     memory_limit_mb: float | None = None
 
 
+def sample_projects() -> list[str]:
+    """The sample projects shipped with the simulator, by name."""
+    return sorted(p.parent.name for p in PROJECTS_DIR.glob("*/project.yaml"))
+
+
+def imported_projects() -> list[str]:
+    """The user's projects made by ``projects import``, by name."""
+    return sorted(p.parent.name for p in user_projects_dir().glob("*/project.yaml"))
+
+
 def available_projects() -> list[str]:
     """The sample projects and the user's imported ones, by name."""
-    found = {p.parent.name for p in PROJECTS_DIR.glob("*/project.yaml")}
-    found |= {p.parent.name for p in user_projects_dir().glob("*/project.yaml")}
-    return sorted(found)
+    return sorted({*sample_projects(), *imported_projects()})
+
+
+def _known_projects_hint() -> str:
+    hint = f"sample projects: {', '.join(sample_projects()) or 'none'}"
+    imported = imported_projects()
+    return f"{hint}; imported projects ({user_projects_dir()}): {', '.join(imported)}" if imported else hint
 
 
 MISNAMED = ("project.yml", "project.json", "Project.yaml", "project.YAML")  # read as nothing: said, not skipped
@@ -130,5 +144,5 @@ def resolve_project(spec: str | Path | None) -> Project:
     imported = user_projects_dir() / spec
     if "/" not in spec and imported.is_dir():
         return _from_folder(imported)
-    raise ConfigError(f"unknown project '{spec}': not a sample project, a folder or a Lambda file",
-                      hint=f"sample projects: {', '.join(available_projects()) or 'none'}")
+    raise ConfigError(f"unknown project '{spec}': not a sample project, an imported project, a folder or a "
+                      "Lambda file", hint=_known_projects_hint())

@@ -24,7 +24,7 @@ class StartupTracker:
         self.first_frame_s: float | None = None
         self._seq_at_first_inference: int | None = None
         self._seq_at_deploy: int | None = None  # the project stream's frame when the status first saw the Lambda
-        self._stop_listening = progress.listen(self._on_progress)
+        self._stop_listening = progress.listen(self._on_progress, tells_user=False)  # records; displays say it
 
     def close(self) -> None:
         self._stop_listening()

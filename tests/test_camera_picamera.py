@@ -120,6 +120,20 @@ def test_without_picamera2_the_message_says_how_to_install_it(caplog):
     assert any("sudo apt install python3-picamera2" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.skipif(not _real_picamera2_absent(), reason="picamera2 is installed here: the message is not reachable")
+def test_the_fallback_from_the_pi_camera_is_one_message_reason_first(caplog):
+    with caplog.at_level(logging.INFO, logger="simulator.camera"):
+        fallback = choose_source("picamera")
+    said = [r for r in caplog.records if r.name == "simulator.camera.sources"]
+    assert fallback.description == "demo clip"
+    assert len(said) == 1, [r.getMessage() for r in said]
+    text = said[0].getMessage()
+    assert said[0].levelno == logging.WARNING
+    assert text.index("cannot use the Pi camera: the picamera2 module is not installed") \
+        < text.index("no webcam found either: playing the bundled demo clip") \
+        < text.index("hint: on Raspberry Pi OS: sudo apt install python3-picamera2")
+
+
 def test_picamera2_without_libcamera_says_so(tmp_path, monkeypatch):
     """A picamera2 from pip, without the Pi's libcamera bindings: its import fails on ``import libcamera``."""
     package = tmp_path / "picamera2"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -87,3 +88,55 @@ def test_fleet_tab_shows_tiles_switches_broker_and_opens_a_viewer(qtbot, brokers
     finally:
         panel.shutdown()
     assert panel.watcher is None
+
+
+def test_a_tile_shows_a_stopped_lambda_and_rates_over_the_same_seconds(qtbot, brokers, tmp_path):
+    from gui.app import application
+    from gui.theme import GOOD, MUTED
+    from simulator.events import LambdaStarted, LambdaStopped
+    from simulator.fleet.capacity import KEEP_UP
+    from simulator.ipc.topics import status_topic
+    from tests.test_fleet_tiles import Device
+
+    application()  # themed, as the user sees it
+    (broker, link), _ = brokers
+    device = SimpleNamespace(mqtt_host="127.0.0.1", mqtt_port=broker.port,
+                             new_link=lambda cid: MqttLink("127.0.0.1", broker.port, client_id=cid))
+    panel = fleet_panel.FleetPanel()
+    qtbot.addWidget(panel)
+    panel.resize(900, 600)
+    panel.show()
+    started = json.dumps(LambdaStarted(**{"lambda": "lambda_function"}, pid=7, restarts=0).as_json())
+    stopped = json.dumps(LambdaStopped(**{"lambda": "lambda_function"}).as_json())
+    try:
+        panel.watch_device(device)
+        with Device(link, "cam-rate", expected_fps=1.0, behind=False):
+            keep_publishing(qtbot, link, "cam-stop", lambda: "cam-stop" in panel.tiles)
+            link.publish(status_topic("cam-stop"), started)
+            qtbot.waitUntil(lambda: "cam-rate" in panel.tiles
+                            and "both over the same" in panel.tiles["cam-rate"].meta.text(), timeout=20000)
+            rates = panel.tiles["cam-rate"].meta.text().splitlines()[0]
+            results, inferences = (float(rates.split(" results/s")[0]),
+                                   float(rates.split(" · ")[1].split(" inferences/s")[0]))
+            assert inferences != 4.0 and abs(results - inferences) <= 0.1 * inferences + 0.1, rates
+            assert f"(each at {KEEP_UP * 100:.0f} % of it or more)" in panel.summary.text()  # all keep up
+
+            tile = panel.tiles["cam-stop"]
+            qtbot.waitUntil(lambda: tile.badge.text() == "online", timeout=10000)
+            link.publish(status_topic("cam-stop"), stopped)
+            qtbot.waitUntil(lambda: tile.badge.text() == "Lambda stopped", timeout=10000)
+            assert MUTED in tile.badge.styleSheet() and GOOD not in tile.badge.styleSheet()
+            assert tile.badge.geometry().right() <= tile.contentsRect().right()
+            assert "Lambda stopped" in tile.meta.text()
+            shots = Path("/tmp/fleet_fix")
+            shots.mkdir(parents=True, exist_ok=True)
+            qtbot.wait(300)
+            for name, widget in (("tile_stopped", tile), ("tile_rates", panel.tiles["cam-rate"]), ("panel", panel)):
+                assert widget.grab().save(str(shots / f"{name}.png"))
+            badge = tile.badge.grab().toImage()
+            pixels = [badge.pixelColor(x, y) for x in range(badge.width()) for y in range(badge.height())]
+            inked = [c for c in pixels if c.lightness() > 90]
+            mean = [sum(getattr(c, part)() for c in inked) / len(inked) for part in ("red", "green", "blue")]
+            assert inked and abs(mean[1] - mean[0]) < 30, mean  # grey text, not the online green (95, 211, 141)
+    finally:
+        panel.shutdown()

@@ -87,3 +87,31 @@ def test_a_segment_without_frames_says_so(qtbot, tmp_path):
     view.show()
     qtbot.waitUntil(lambda: view.preview.text().startswith("Cannot decode 20260101T000000.000Z.mp4"), timeout=10000)
     view.shutdown()
+
+
+def test_the_segment_list_is_as_wide_as_its_lines(qtbot, tmp_path):
+    from gui.app import application
+
+    application()  # themed: the list's monospace font decides the width
+    folder = layout.stream_folder(tmp_path, "qaStream")
+    folder.mkdir(parents=True)
+    start = int(time.time()) - 3600
+    for i in range(8):  # 10 s segments of about 1.2 MB, as a 720p stream records them
+        name = time.strftime("%Y%m%dT%H%M%S.000Z.mp4", time.gmtime(start + 10 * i))
+        (folder / name).write_bytes(b"\0" * (1_236_000 + 100_000 * i))
+        os.utime(folder / name, (start + 10 * i + 10,) * 2)
+    view = KvsView()
+    qtbot.addWidget(view)
+    view.resize(915, 290)  # the tab's size in a 1280 × 700 window
+    view.set_artifacts(tmp_path)
+    view.show()
+    qtbot.waitUntil(lambda: view.segments.count() == 8, timeout=10000)
+    qtbot.wait(100)  # the splitter lays out the new minimum
+    lst = view.segments
+    labels = [lst.item(i).text() for i in range(lst.count())]
+    assert all(" · 10 s · " in label and label.endswith(" kB") for label in labels), labels
+    widest = max(lst.fontMetrics().horizontalAdvance(label) for label in labels)
+    assert widest <= lst.viewport().width() and lst.horizontalScrollBar().maximum() == 0  # no line is cut
+    assert view.preview.width() >= view.preview.minimumWidth()  # the preview keeps its room
+    view.grab().save(str(tmp_path / "kvs.png"))
+    view.shutdown()

@@ -192,6 +192,20 @@ def test_a_lambda_killed_while_streaming_leaves_playable_segments(lambda_run):
     assert catalog.latest_segment(ctx.artifacts, "myStream") == interrupted
 
 
+def test_a_lambda_stopped_by_the_simulator_leaves_its_segments_and_no_status_file(lambda_run):
+    start, ctx, sub, _ = lambda_run
+    proc = start(STREAM_SECONDS="0")  # streams until the process ends
+    _event(sub, proc, "started")
+    folder = layout.stream_folder(ctx.artifacts, "myStream")
+    proc.wait_until(lambda: len(layout.segment_files(folder)) >= 2, what="two segments recorded")
+    assert [s.pid for s in layout.read_statuses(folder)] == [proc.proc.pid]
+    proc.stop()  # SIGTERM, as the simulator ends a Lambda: the segment being written is finished
+    assert proc.proc.returncode == 0, proc.log()
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == []
+    segs = catalog.segments(ctx.artifacts, "myStream")
+    assert len(segs) >= 2 and all(probe(s.path).frames > 0 for s in segs)
+
+
 def test_with_the_local_cloud_the_stream_is_created_and_segments_go_to_s3(lambda_run, tmp_path):
     from simulator.cloud import LocalCloud
     from simulator.kvs.cloud import BUCKET

@@ -103,6 +103,7 @@ def test_frames_the_encoder_cannot_take_are_dropped_and_counted(tmp_path):
             time.sleep(0.05)
         upload.release.set()
         recorder.stop()
+        statuses = layout.read_statuses(tmp_path / "busy")
     finally:
         upload.release.set()
         recorder.close()
@@ -111,8 +112,50 @@ def test_frames_the_encoder_cannot_take_are_dropped_and_counted(tmp_path):
     assert stats.dropped >= 5
     files = layout.segment_files(tmp_path / "busy")
     assert sum(probe(p).frames for p in files) == stats.frames > 0
-    status = layout.read_statuses(tmp_path / "busy")[0]
+    status = statuses[0]
     assert (status.frames, status.dropped, status.recording) == (stats.frames, stats.dropped, False)
+
+
+def _status_files(folder) -> list[str]:
+    return sorted(p.name for p in folder.glob(f"{layout.STATUS_PREFIX}*"))
+
+
+def test_a_closed_recorder_leaves_its_segments_and_no_status_file(tmp_path):
+    slot = FrameSlot.create(tmp_path / "frames", 320, 240)
+    folder = tmp_path / "done"
+    recorder = Recorder("done", tmp_path / "frames", folder, RecorderSettings(segment_seconds=1))
+    stop = threading.Event()
+
+    def camera() -> None:
+        n = 0
+        while not stop.is_set():
+            slot.write(np.full((240, 320, 3), n % 250, np.uint8))
+            n += 1
+            stop.wait(1 / 30)
+
+    feeder = threading.Thread(target=camera, daemon=True)
+    feeder.start()
+    try:
+        for run in range(2):  # closed, then started again: the status comes back while it records
+            recorder.start()
+            deadline = time.monotonic() + 30
+            while len(layout.segment_files(folder)) < 2 * (run + 1) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _status_files(folder) == [f"{layout.STATUS_PREFIX}{os.getpid()}.json"]
+            recorder.stop()  # a stop is not the end: the status stays, for the viewers, with the counts
+            assert [s.recording for s in layout.read_statuses(folder)] == [False]
+            recorder.close()
+            assert _status_files(folder) == []
+            recorder.refresh_status()  # an upload finishing after the close does not bring it back
+            assert _status_files(folder) == []
+    finally:
+        stop.set()
+        feeder.join(5)
+        recorder.close()
+        slot.close()
+    segments = layout.segment_files(folder)
+    assert len(segments) >= 4 and all(probe(p).frames > 0 for p in segments)
+    assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []  # nothing hidden left either
 
 
 def test_a_new_frame_size_starts_a_new_segment(tmp_path):

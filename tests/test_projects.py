@@ -132,3 +132,23 @@ def test_an_unknown_model_in_a_project_file_names_file_line_and_field(tmp_path):
     (tmp_path / "project.yaml").write_text("name: mine\nmodels:\n  - ssd-mobilenet-v2-coco\n  - efficientnet-lite4\n")
     with pytest.raises(ConfigError, match=r"project\.yaml:4.*models\.1.*no bundled model is called 'efficientnet-lit"):
         resolve_project(tmp_path)
+
+
+def test_an_unknown_project_lists_the_samples_and_the_imported_projects_apart(tmp_path, monkeypatch):
+    from simulator.errors import ConfigError
+    from simulator.paths import user_projects_dir
+
+    monkeypatch.setenv("DEEPLENS_SIM_HOME", str(tmp_path))
+    with pytest.raises(ConfigError) as err:
+        resolve_project("no_such_project")
+    assert err.value.hint == f"sample projects: {', '.join(sorted(CHECKS))}"  # nothing imported: no such part
+    mine = user_projects_dir() / "my-classifier"
+    mine.mkdir(parents=True)
+    (mine / "lambda_function.py").write_text("def function_handler(event, context):\n    return\n")
+    (mine / "project.yaml").write_text("name: my-classifier\n")
+    with pytest.raises(ConfigError, match="not a sample project, an imported project, a folder") as err:
+        resolve_project("no_such_project")
+    samples, imported = err.value.hint.split("; ")
+    assert samples == f"sample projects: {', '.join(sorted(CHECKS))}"
+    assert imported == f"imported projects ({user_projects_dir()}): my-classifier"
+    assert "my-classifier" in available_projects() and resolve_project("my-classifier").name == "my-classifier"

@@ -44,7 +44,9 @@ def test_republish_with_where_and_templates(start_engine, rules_publisher, subsc
     alerts.wait_for(lambda m: m[0].endswith("/last"), timeout=20)
     assert payloads(alerts, "alerts/") == [("alerts/deeplens_cam/door", {"thing": "deeplens_cam", "p": 0.9}),
                                            ("alerts/deeplens_cam/last", {"thing": "deeplens_cam", "p": 0.95})]
-    st = wait_until(lambda: (s := status_of(engine, "person_alert")).received == 5 and s, what="5 received")
+    st = wait_until(lambda: (s := status_of(engine, "person_alert")).received == 5
+                    and s.actions_succeeded + s.actions_failed == s.matched and s,  # the acks counted too
+                    what="5 received and their actions done")
     assert (st.matched, st.actions_succeeded, st.actions_failed, st.dropped, st.errors) == (2, 2, 0, 0, 0)
     assert json.loads(st.last_output) == {"thing": "deeplens_cam", "p": 0.95}
     assert st.actions[0].kind == "republish" and st.actions[0].target == "alerts/${topic(3)}/${label}"
@@ -97,6 +99,9 @@ def test_file_and_sqlite_sinks(start_engine, rules_publisher, tmp_path):
     assert columns == ["a", "b", "c", "ok", "value"]
     assert rows == [(1, "x", None, None, None), (2, None, '{"n":[1,2]}', 1, None),
                     (None, None, None, None, b"\x00\x01")]
+    actions = status_of(engine, "sink").actions  # the status says where the output goes, not only what was written
+    assert actions[0].target == str(tmp_path / "work" / "logs" / "${topic(2)}.jsonl")
+    assert actions[1].target == f"{tmp_path / 'work' / 'db' / 'rules.db'}:readings"
 
 
 def test_sql_that_cannot_apply_to_a_message_is_counted(start_engine, rules_publisher):

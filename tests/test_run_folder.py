@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from simulator.ipc.run_folder import PREFIX, RunFolder, clean_stale, runtime_root
+from simulator.ipc.run_folder import PREFIX, RUNTIME_DIR_ENV, RunFolder, clean_stale
 from simulator.ipc.slot import SharedSlot
 from tests.conftest import ROOT
 
@@ -59,19 +59,22 @@ def test_folders_of_dead_simulators_are_removed_and_live_ones_kept(tmp_path):
     mine.remove()
 
 
-def test_kill_9_leaves_a_folder_that_the_next_start_removes(tiny_artifacts, video_file):
+def test_kill_9_leaves_a_folder_that_the_next_start_removes(tiny_artifacts, video_file, tmp_path):
     cmd = [sys.executable, str(ROOT / "main.py"), "--headless", "--mqtt-port", "0", "--http-port", "0",
            "--source", str(video_file), "--artifacts", str(tiny_artifacts), "--project", ""]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    root = tmp_path / "runtime"  # a root of its own: no other simulator on the machine cleans up before ours
+    env = {**os.environ, RUNTIME_DIR_ENV: str(root)}
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     for line in proc.stdout:
         if "MQTT:" in line:
             break
-    left = [p for p in runtime_root().glob(f"{PREFIX}{proc.pid}-*")]
+    left = [p for p in root.glob(f"{PREFIX}{proc.pid}-*")]
     assert left, "the run folder was not made"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert all(p.exists() for p in left)  # killed: nothing could clean up
-    again = subprocess.run([*cmd, "--duration", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    again = subprocess.run([*cmd, "--duration", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                           env=env)
     assert again.returncode == 0, again.stderr[-2000:]
     assert not any(p.exists() for p in left)
     assert "no longer running" in again.stderr

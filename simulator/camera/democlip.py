@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from simulator.camera.quiet import quiet_opencv
 from simulator.paths import cache_dir
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,8 @@ def _pan_zoom(image: np.ndarray, t: float) -> np.ndarray:
 
 def render_demo_clip(path: Path) -> None:
     tmp = path.with_suffix(f".tmp{os.getpid()}.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), FPS, SIZE)
+    with quiet_opencv():
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"mp4v"), FPS, SIZE)
     if not writer.isOpened():
         raise RuntimeError("OpenCV cannot write mp4v video here")
     try:

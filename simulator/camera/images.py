@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from simulator.camera.base import Source
+from simulator.camera.quiet import quiet_opencv
 from simulator.errors import SourceError
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ def _problem(path: Path) -> str | None:
 def load_image(path: Path) -> np.ndarray:
     """The image at ``path`` as BGR; SourceError naming the file if it cannot be read."""
     problem = _problem(path)
-    image = None if problem else cv2.imread(str(path), cv2.IMREAD_COLOR)
+    with quiet_opencv():  # OpenCV's own warning for an unreadable file would come before the simulator's message
+        image = None if problem else cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise SourceError(f"cannot open image {path}: {problem or _UNREADABLE}")
     return image

@@ -21,6 +21,7 @@ from simulator.camera.capture import CaptureSource, StreamSource, WebcamSource
 from simulator.camera.images import IMAGE_SUFFIXES, ImagesSource
 from simulator.camera.live import LiveSource
 from simulator.camera.picamera import PicameraSource
+from simulator.camera.quiet import quiet_opencv
 from simulator.errors import SourceError
 
 __all__ = ["CaptureSource", "ImagesSource", "LiveSource", "PatternSource", "PicameraSource", "Source",
@@ -94,8 +95,10 @@ def open_source(spec: str, image_fps: float = 2.0) -> Source:
 
 
 def probe_webcam(index: int = 0) -> bool:
-    """True if a webcam at ``index`` opens and yields a frame (quietly, quickly)."""
-    cap = cv2.VideoCapture(index)
+    """True if a webcam at ``index`` opens and yields a frame (quickly, and without a word from OpenCV: the desktop
+    window probes several indexes to list the webcams)."""
+    with quiet_opencv():
+        cap = cv2.VideoCapture(index)
     try:
         if not cap.isOpened():
             return False
@@ -116,30 +119,36 @@ def _pi_camera_ready() -> bool:
     return True
 
 
-def _default_source(try_pi_camera: bool = True) -> Source:
+def _default_spec(try_pi_camera: bool = True) -> str:
+    """The default source's spec: webcam 0 if one answers, else (if asked) the Pi camera module, else the demo clip."""
     if probe_webcam(0):
-        return open_source("0")
+        return "0"
     if try_pi_camera and _pi_camera_ready():
-        return PicameraSource()
-    log.info("no webcam found: playing the bundled demo clip")
-    return open_source("demo")
+        return "picamera"
+    return "demo"
 
 
 def choose_source(spec: str | None) -> Source:
     """The source to use: ``spec`` if given, else webcam 0, else the Pi camera module, else the bundled demo clip.
 
-    ``picamera`` when the Pi camera cannot be used (picamera2 missing, no camera) falls back to that default,
-    logging why and how to fix it.
+    ``picamera`` when the Pi camera cannot be used (picamera2 missing, no camera) falls back to webcam 0 or the demo
+    clip, with one warning, before anything else is said of the fallback (rendering the demo clip on first use): why
+    the Pi camera cannot be used, what plays instead, and how to fix it.
     """
     if spec is None:
-        return _default_source()
+        default = _default_spec()
+        if default == "demo":
+            log.info("no webcam found: playing the bundled demo clip")
+        return open_source(default)
     source = open_source(spec)
     if isinstance(source, PicameraSource):
         try:
             source.check()
         except SourceError as exc:
-            fallback = _default_source(try_pi_camera=False)
+            default = _default_spec(try_pi_camera=False)
+            instead = ("no webcam found either: playing the bundled demo clip" if default == "demo"
+                       else f"using webcam {default} instead")
             hint = f"\n  hint: {exc.hint}" if exc.hint else ""
-            log.warning("camera: %s; using the %s instead%s", exc.message, fallback.description, hint)
-            return fallback
+            log.warning("camera: %s; %s%s", exc.message, instead, hint)
+            return open_source(default)
     return source

@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     fetcher.add_argument("name", help="a model name from 'models list', 'all', or omz:NAME (an Open Model Zoo "
                                       "model, e.g. omz:person-detection-retail-0013)")
     fetcher.add_argument("--quiet", action="store_true", help="no progress bar")
-    fetcher.add_argument("--precision", default="FP16", metavar="P",
+    fetcher.add_argument("--precision", metavar="P",
                          help=f"omz: only: {', '.join(omz.PRECISIONS)} (default FP16)")
     fetcher.add_argument("--artifacts", type=Path, metavar="DIR",
                          help="omz: only: where to put NAME.xml + .bin (default: the per-user artifacts folder, "
@@ -91,12 +91,23 @@ def _list(as_json: bool) -> int:
     return 0
 
 
-def _fetch_omz(name: str, precision: str, artifacts: Path | None, quiet: bool) -> int:
+def _fetch_omz(name: str, precision: str | None, artifacts: Path | None, quiet: bool) -> int:
+    precision = precision or "FP16"
     xml = omz.fetch(name, artifacts or default_artifacts_dir(), precision=precision, progress=not quiet)
     print(f"omz:{name} ({precision.upper()}): {xml}")
     print(f"load it in a Lambda with awscam.Model('/opt/awscam/artifacts/{xml.name}', {{'GPU': 1}})"
           + ("" if artifacts is None else f" (run with --artifacts {artifacts})"))
     return 0
+
+
+def _omz_only_misuse(args: argparse.Namespace) -> str | None:
+    """The error for omz:-only options given to ``models fetch`` of a bundled model (they would change nothing)."""
+    flags = [flag for flag, value in (("--precision", args.precision), ("--artifacts", args.artifacts))
+             if value is not None]
+    if not flags:
+        return None
+    return (f"{' and '.join(flags)} {'applies' if len(flags) == 1 else 'apply'} to omz:NAME models only, not to "
+            f"{args.name!r} (the bundled models are converted once, into the per-user cache)")
 
 
 def _fetch(name: str, quiet: bool) -> int:
@@ -124,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         if cmd == "fetch" and args.name.startswith("omz:"):
             return _fetch_omz(args.name[4:], args.precision, args.artifacts, bool(args.quiet))
         if cmd == "fetch":
+            misuse = _omz_only_misuse(args)
+            if misuse is not None:
+                return _error(misuse)
             return _fetch(args.name, bool(getattr(args, "quiet", False)))
         if cmd == "path":
             return _path(args.name)

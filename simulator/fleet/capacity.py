@@ -1,7 +1,7 @@
 """Does a device keep up with its hardware profile, and how many devices does this machine sustain?
 
 A device is **falling behind** when its inference rate (``status.inference.fps``, averaged over the last 3 s) is
-below ``KEEP_UP`` (90 %) of the rate it should reach:
+below ``KEEP_UP`` (0.9) of the rate it should reach; it **keeps up** at that share of it or more:
 
 - a paced profile (``deeplens``, ``raspberry-pi-*``): the profile's predicted rate, ``inference.pacing.fps``;
 - the unpaced ``host`` profile: the rate one device of the same project reached running alone on this machine
@@ -23,6 +23,16 @@ from simulator.status import DeviceStatus
 from simulator.telemetry import RATE_WINDOW
 
 KEEP_UP = 0.9
+
+
+def percent(share: float) -> str:
+    """``0.9`` → ``"90 %"``."""
+    return f"{round(share * 100, 1):g} %"
+
+
+def sustains_all(devices: int, keep_up: float = KEEP_UP) -> str:
+    """Every judged device keeps up, in words that say what keeping up means."""
+    return f"this machine sustains all {devices} at their profile's rate (each at {percent(keep_up)} of it or more)"
 
 
 def paced_rate(status: DeviceStatus) -> float | None:
@@ -54,7 +64,7 @@ class DeviceRate(BaseModel):
     thing: str
     fps: float | None = Field(description="inferences per second (None: not settled yet)")
     expected_fps: float | None = Field(description="the profile's rate, or the single-device rate on this machine")
-    behind: bool | None = Field(description="below 90 % of expected_fps (None: not judged)")
+    behind: bool | None = Field(description=f"below {percent(KEEP_UP)} of expected_fps (None: not judged)")
 
 
 class CapacityReport(BaseModel):
@@ -77,7 +87,7 @@ class CapacityReport(BaseModel):
         text = f"{self.keeping_up} of {self.judged} keep up, {self.behind} falling behind; {self.total_fps:.1f} " \
                "inferences/s in all"
         if self.behind == 0 and self.judged == self.devices:
-            return f"{text}; this machine sustains all {self.devices} at their profile's rate"
+            return f"{text}; {sustains_all(self.devices)}"
         return f"{text}; {sustains(self.sustained, self.full_rate_devices)}"
 
 

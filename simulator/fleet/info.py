@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from simulator.fleet.capacity import is_behind, paced_rate, settled
+from simulator.fleet.capacity import KEEP_UP, is_behind, paced_rate, percent, settled
 from simulator.fleet.topics import info_topic
 from simulator.status import DeviceStatus
 
@@ -43,11 +43,15 @@ class DeviceInfo(BaseModel):
     online: bool = Field(default=True, description="False once the device stopped")
     time: float = Field(description="when it was published (Unix seconds, the device's clock)")
     inference_fps: float | None = Field(default=None, description="inferences per second (None: not settled)")
+    inferences: int | None = Field(default=None, description="inferences its Lambda has run so far (a counter: a "
+                                                             "watcher takes the rate between two infos from it)")
     expected_fps: float | None = Field(default=None, description="the rate it should reach (the profile's, or "
                                                                  "the single-device rate of a fleet)")
-    behind: bool | None = Field(default=None, description="below 90 % of expected_fps (None: not judged)")
-    lambda_state: str | None = Field(default=None, description="the supervisor's state of its Lambda (None: none "
-                                                               "deployed)")
+    behind: bool | None = Field(default=None, description=f"below {percent(KEEP_UP)} of expected_fps (None: not "
+                                                          "judged)")
+    lambda_state: str | None = Field(default=None, description="the supervisor's state of its Lambda: stopped once "
+                                                               "a deployed Lambda was stopped (None: none deployed "
+                                                               "yet)")
     restarts: int | None = None
 
 
@@ -72,6 +76,7 @@ class InfoPublisher:
         self.period = period
         self.topic = info_topic(thing)
         self.published = 0
+        self._had_lambda = False  # a Lambda was deployed: once none is, it was stopped
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -104,13 +109,15 @@ class InfoPublisher:
     def current(self, online: bool = True) -> DeviceInfo:
         status = self.status()
         expected = self.expected(status)
-        fps = status.inference.fps if settled(status) else None
         lam = status.lambda_
+        fps = status.inference.fps if settled(status) and lam is not None else None  # no Lambda: nothing to judge
+        self._had_lambda = self._had_lambda or lam is not None
         return DeviceInfo(thing=self.thing, viewer=self.viewer, profile=status.profile, project=status.project,
                           source=status.source, online=online, time=time.time(), inference_fps=fps,
+                          inferences=status.inference.inferences,
                           expected_fps=round(expected, 2) if expected else None,
                           behind=is_behind(fps, expected) if online else None,
-                          lambda_state=lam.state if lam is not None else None,
+                          lambda_state=lam.state if lam is not None else "stopped" if self._had_lambda else None,
                           restarts=lam.restarts if lam is not None else None)
 
     def publish_now(self, online: bool = True) -> None:

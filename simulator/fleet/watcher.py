@@ -11,6 +11,11 @@ It subscribes to ``$aws/things/+/infer`` (results), ``deeplens/+/status`` (Lambd
 profile, project, rates; see ``simulator.fleet.info``), and ``deeplens/+/alerts`` (what rules raise about a thing,
 e.g. the people counter's count changes). It keeps at most ``max_things`` things (the one seen
 least recently is forgotten first); a thing silent for ``offline_after`` seconds is shown as offline.
+
+A thing's results and inferences per second are counted over the same seconds (``simulator.fleet.rates``): the
+interval between its last two info messages, while it sends them with its inference counter; otherwise results
+per second are counted over the watcher's last ``rate_window`` seconds and inferences per second are the
+device's own figure (``same_window`` says which).
 """
 
 from __future__ import annotations
@@ -22,14 +27,16 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.errors import SimulatorError
 from simulator.events import LambdaFailing, LambdaHung, LambdaKilled, LambdaRestarting, LambdaStarted, parse_event
+from simulator.fleet.capacity import KEEP_UP
 from simulator.fleet.info import DeviceInfo
+from simulator.fleet.rates import Mark, ResultRate, SharedRates, shared_rates, still_current
 from simulator.fleet.topics import (
     ALERTS_FILTER,
     INFER_FILTER,
@@ -49,7 +56,7 @@ RESULT_CHARS = 240
 MAX_THUMBNAIL = 256 * 1024
 
 LinkFactory = Callable[[str], MqttLink]
-Badge = Literal["ok", "waiting", "behind", "lambda", "offline", "stopped"]
+Badge = Literal["ok", "waiting", "behind", "lambda", "idle", "offline", "stopped"]
 LAMBDA_TROUBLE = ("restarting", "failing", "hung", "killed")
 
 
@@ -60,13 +67,16 @@ class ThingView(BaseModel):
 
     thing: str
     badge: Badge = Field(description="ok | waiting (no result yet) | behind (falling behind its profile's rate) | "
-                                     "lambda (its Lambda is restarting, failing, hung or was killed) | offline "
-                                     "(silent for offline_after s) | stopped (said so)")
+                                     "lambda (its Lambda is restarting, failing, hung or was killed) | idle (the "
+                                     "device runs, its Lambda was stopped) | offline (silent for offline_after s) "
+                                     "| stopped (the device said it stopped)")
     last_seen: float = Field(description="Unix time of its last message")
     seen_ago_s: float
     result: str | None = Field(default=None, description="its latest result payload (text, cut to 240 chars)")
     results: int = Field(default=0, description="results seen since the watcher started")
-    results_per_s: float = Field(default=0.0, description="results per second over the last few seconds")
+    results_per_s: float = Field(default=0.0, description="results per second over rate_window_s seconds: the "
+                                                          "watcher's last ones, or with same_window the interval "
+                                                          "between the thing's last two info messages")
     lambda_state: str | None = Field(default=None, description="from its status events: running, restarting, "
                                                                "stopped, hung, killed, failing")
     restarts: int = 0
@@ -80,7 +90,12 @@ class ThingView(BaseModel):
     profile: str | None = None
     project: str | None = None
     source: str | None = None
-    inference_fps: float | None = None
+    inference_fps: float | None = Field(default=None, description="inferences per second: over the same seconds as "
+                                                                  "results_per_s when same_window, else as the "
+                                                                  "device last reported it (None: not known)")
+    rate_window_s: float = Field(default=RATE_WINDOW, description="the seconds results_per_s was counted over")
+    same_window: bool = Field(default=False, description="results_per_s and inference_fps were counted over the "
+                                                         "same seconds (between the thing's last two info messages)")
     expected_fps: float | None = None
     behind: bool | None = None
 
@@ -99,6 +114,8 @@ class FleetSnapshot(BaseModel):
     judged: int = Field(description="online things that report a rate to keep up with")
     full_rate_devices: float = Field(description="sum of min(1, fps / expected) over the judged")
     sustained: int | None = Field(description="full_rate_devices rounded down (None: none judged)")
+    keep_up: float = Field(default=KEEP_UP, description="a thing keeps up at this share of its expected rate or "
+                                                        "more; below it, it is falling behind")
 
 
 @dataclass
@@ -107,7 +124,7 @@ class _Thing:
     last_seen: float = 0.0
     result: str | None = None
     results: int = 0
-    buckets: OrderedDict[int, int] = field(default_factory=OrderedDict)  # second -> results in it
+    recent: ResultRate | None = None
     lambda_state: str | None = None
     restarts: int = 0
     last_event: str | None = None
@@ -119,6 +136,8 @@ class _Thing:
     thumbnail_time: float | None = None
     info: DeviceInfo | None = None
     info_at: float = 0.0  # when the info arrived here
+    mark: Mark | None = None  # the counts when the last info with an inference counter arrived
+    shared: SharedRates | None = None  # results and inferences per second between the last two such infos
     active_at: float = 0.0  # when its last result, event or thumbnail arrived here
 
 
@@ -200,10 +219,9 @@ class FleetWatcher:
                 return
             t.result = _cut(payload)
             t.results += 1
-            second = int(now)
-            t.buckets[second] = t.buckets.get(second, 0) + 1
-            while t.buckets and next(iter(t.buckets)) < second - self.rate_window - 1:
-                t.buckets.popitem(last=False)
+            if t.recent is None:
+                t.recent = ResultRate(self.rate_window)
+            t.recent.add(now)
 
     def _on_alert(self, topic: str, payload: bytes) -> None:
         now = time.time()
@@ -253,8 +271,15 @@ class FleetWatcher:
         now = time.time()
         with self._lock:  # a retained info from long ago must not make the thing look alive
             t = self._thing(topic, now, seen=min(info.time, now))
-            if t is not None:
-                t.info, t.info_at = info, now
+            if t is None:
+                return
+            t.info, t.info_at = info, now
+            if not info.online or info.inferences is None:
+                t.mark = t.shared = None
+                return
+            mark = Mark(arrived=now, results=t.results, sent=info.time, inferences=info.inferences)
+            t.shared = shared_rates(t.mark, mark) if t.mark is not None else None
+            t.mark = mark
 
     # -- what viewers read -----------------------------------------------------------------------------------
     def thumbnail(self, thing: str) -> tuple[int, bytes] | None:
@@ -264,37 +289,41 @@ class FleetWatcher:
                 return None
             return t.thumbnail_seq, t.thumbnail
 
-    def _rate(self, t: _Thing, now: float) -> float:
-        start = now - self.rate_window
-        count = sum(n for second, n in t.buckets.items() if second + 1 > start)
-        return round(count / self.rate_window, 2)
-
     def _view(self, t: _Thing, now: float) -> ThingView:
         info = t.info
         fresh = info is not None and info.online and now - info.time < self.offline_after
         ago = max(0.0, now - t.last_seen)
+        lambda_state = t.lambda_state or (info.lambda_state if fresh and info else None)
         if info is not None and not info.online and t.info_at >= t.active_at:
             badge: Badge = "stopped"
         elif ago > self.offline_after:
             badge = "offline"
-        elif t.lambda_state in LAMBDA_TROUBLE:
+        elif lambda_state in LAMBDA_TROUBLE:
             badge = "lambda"
+        elif lambda_state == "stopped":
+            badge = "idle"
         elif fresh and info is not None and info.behind:
             badge = "behind"
         elif t.results == 0 and (info is None or not info.inference_fps):
             badge = "waiting"
         else:
             badge = "ok"
+        shared = t.shared if fresh and still_current(t.shared, now) else None
+        inference_fps: float | None
+        if shared is not None:
+            results_per_s, inference_fps, window = shared.results_per_s, shared.inferences_per_s, shared.seconds
+        else:
+            results_per_s = t.recent.rate(now) if t.recent is not None else 0.0
+            inference_fps, window = (info.inference_fps if fresh and info else None), self.rate_window
         return ThingView(
             thing=t.name, badge=badge, last_seen=t.last_seen, seen_ago_s=round(ago, 1), result=t.result,
-            results=t.results, results_per_s=self._rate(t, now),
-            lambda_state=t.lambda_state or (info.lambda_state if fresh and info else None),
+            results=t.results, results_per_s=results_per_s, lambda_state=lambda_state,
             restarts=max(t.restarts, (info.restarts or 0) if info else 0),
             last_event=t.last_event, alert=t.alert, alerts=t.alerts, alert_time=t.alert_time,
             thumbnail_seq=t.thumbnail_seq, thumbnail_time=t.thumbnail_time,
             viewer=info.viewer if info else None, profile=info.profile if info else None,
             project=info.project if info else None, source=info.source if info else None,
-            inference_fps=info.inference_fps if fresh and info else None,
+            inference_fps=inference_fps, rate_window_s=window, same_window=shared is not None,
             expected_fps=info.expected_fps if info else None,
             behind=info.behind if fresh and info else None)
 
@@ -303,7 +332,8 @@ class FleetWatcher:
         with self._lock:
             views = sorted((self._view(t, now) for t in self._things.values()), key=lambda v: v.thing)
         online = [v for v in views if v.badge not in ("offline", "stopped")]
-        judged = [v for v in online if v.behind is not None and v.expected_fps and v.inference_fps is not None]
+        judged = [v for v in online if v.badge != "idle" and v.behind is not None and v.expected_fps
+                  and v.inference_fps is not None]
         full = sum(min(1.0, (v.inference_fps or 0.0) / v.expected_fps) for v in judged if v.expected_fps)
         return FleetSnapshot(
             broker=self.broker, connected=self.connected, time=now, offline_after=self.offline_after,

@@ -167,10 +167,10 @@ def _convert(entry: ModelEntry, progress: bool) -> Path:
     xml.parent.mkdir(parents=True, exist_ok=True)
     tmp_xml = xml.with_name(f".{entry.name}.{os.getpid()}.xml")
     tmp_bin = tmp_xml.with_suffix(".bin")
-    if progress:
+    shown = report("converting", f"{entry.name} to OpenVINO IR (once)")  # said once: by a display, else here
+    if progress and not shown:
         print(f"converting {entry.name} to OpenVINO IR (once) ...", file=sys.stderr, flush=True)
-    report("converting", f"{entry.name} to OpenVINO IR (once)")
-    log.info("converting %s (%s) to OpenVINO IR in %s", entry.name, entry.file.basename, xml.parent)
+    log.debug("converting %s (%s) to OpenVINO IR in %s", entry.name, entry.file.basename, xml.parent)
     try:
         kwargs = {"input": list(entry.input_shape)} if entry.input_shape else {}
         conversion_telemetry_off()

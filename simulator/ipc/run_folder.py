@@ -23,8 +23,18 @@ STATS_FILE = "lambda-stats"
 _NAME = re.compile(rf"^{re.escape(PREFIX)}(\d+)-")
 
 
+RUNTIME_DIR_ENV = "DEEPLENS_SIM_RUNTIME_DIR"
+
+
 def runtime_root() -> Path:
-    """A RAM-backed folder where one exists (/dev/shm), else the temp folder. Run folders live below it."""
+    """Where run folders live: ``$DEEPLENS_SIM_RUNTIME_DIR`` if set (made if missing; e.g. a container whose
+    /dev/shm is too small for 4 MP frames), else a RAM-backed folder where one exists (/dev/shm), else the temp
+    folder."""
+    chosen = os.environ.get(RUNTIME_DIR_ENV, "").strip()
+    if chosen:
+        root = Path(chosen).expanduser()
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return root
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):
         return shm

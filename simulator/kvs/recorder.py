@@ -99,6 +99,8 @@ class Recorder:
         self._frames = self._dropped = self._segments = 0
         self._error: str | None = None
         self._failed = threading.Event()
+        self._straggler: threading.Thread | None = None  # an encoder that did not finish when told to stop
+        self._closed = False  # close() removed the status file: nothing writes it again until the next start()
 
     # --- control ----------------------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class Recorder:
             self._join_threads(timeout=10.0)
             require_av()
             self.folder.mkdir(parents=True, exist_ok=True)
+            self._closed = False
             layout.remove_stale_statuses(self.folder)
             if self._slot is None:
                 self._slot = FrameSlot.attach(self.frames_path)
@@ -148,12 +151,20 @@ class Recorder:
                  self.stream, self._frames, self._dropped, self._segments)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Stop and release the frame slot."""
+        """Stop, release the frame slot and remove this process's status file: the recording is over, and the
+        segments say the rest. An encoder still writing (it did not finish within ``timeout``) keeps the file, so
+        its segment is not taken for an abandoned one (a later start removes it once this process has ended)."""
         self.stop(timeout)
         with self._lock:
             if self._slot is not None:
                 self._slot.close()
                 self._slot = None
+            straggler = self._straggler
+            if straggler is not None and straggler.is_alive():
+                return
+            with self._status_lock:
+                self._closed = True
+                layout.status_path(self.folder, os.getpid()).unlink(missing_ok=True)
 
     def refresh_status(self) -> None:
         """Write the status file again now (the sink calls it when an upload finishes)."""
@@ -183,6 +194,7 @@ class Recorder:
         encoder.join(timeout)
         if encoder.is_alive():
             log.warning("Kinesis Video stream %s: the encoder did not finish within %g s", self.stream, timeout)
+        self._straggler = encoder if encoder.is_alive() else None
         self._threads = []
 
     # --- threads ----------------------------------------------------------------------------------------
@@ -304,6 +316,8 @@ class Recorder:
             self._write_status_locked(recording)
 
     def _write_status_locked(self, recording: bool) -> None:
+        if self._closed:  # a late upload's refresh after close(): the recording is over, its status gone
+            return
         s = self.stats()
         status = layout.RecorderStatus(
             stream=self.stream, pid=os.getpid(), recording=recording and not self._failed.is_set(),

@@ -96,10 +96,14 @@ def build_app(device: SimulatedDevice, access: ViewerAccess | None = None,
         return _json(await off_loop(lambda: c.snapshot().model_dump_json()))
 
     async def cloud_object(request: web.Request) -> web.Response:
-        c = device.cloud
         bucket, key = request.query.get("bucket", ""), request.query.get("key", "")
-        if c is None or not bucket or not key:
-            raise web.HTTPNotFound(text="no such object\n")
+        missing = [name for name, value in (("bucket", bucket), ("key", key)) if not value]
+        if missing:
+            raise web.HTTPBadRequest(text=f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                                          "required: /api/cloud/object?bucket=B&key=K\n")
+        c = device.cloud
+        if c is None:
+            raise web.HTTPNotFound(text="the local cloud is off (--cloud aws): calls go to real AWS\n")
         try:
             body = await off_loop(lambda: c.get_object(bucket, key))
         except Exception:  # noqa: BLE001 - botocore's ClientError and friends: the object is not there

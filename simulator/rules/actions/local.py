@@ -29,7 +29,7 @@ class FileSink(RuleAction[FileAction]):
     """``{"file": {"path": "out.jsonl"}}``: appends the outgoing payload as one JSON line (templates allowed)."""
 
     def target(self) -> str:
-        return self.spec.path
+        return str(self.services.work_dir / self.spec.path)  # where it goes (templates unrendered), as shown
 
     def run(self, m: Message, output: Any, payload: bytes) -> None:
         path = self.services.work_dir / self.render("path", m)
@@ -71,7 +71,7 @@ class SqliteSink(RuleAction[SqliteAction]):
         self._lock = threading.Lock()
 
     def target(self) -> str:
-        return f"{self.spec.database}:{self.table}"
+        return f"{self.path}:{self.table}"
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
