@@ -146,8 +146,10 @@ class StreamSource(LiveSource):
     def _connect(self) -> _OpenCvDevice:
         with quiet_opencv():
             if cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG):
+                # FFmpeg gives up on a silent connection after twice the stall time: the camera's own wait (see
+                # LiveSource.read) reports the stall first, as "no frame … for N s (stalled)"
                 params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(self.open_timeout * 1000),
-                          cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(self.stall_timeout * 1000)]
+                          cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(2 * self.stall_timeout * 1000)]
                 cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG, params)
             else:  # an OpenCV built without FFmpeg: whatever backend takes the URL, without timeouts
                 cap = cv2.VideoCapture(self.url)
