@@ -90,6 +90,12 @@ class RunConfig(BaseModel):
                 raise ValueError(f"{key!r} is not an environment variable name (letters, digits, '_')")
         return env
 
+    @field_validator("artifacts")
+    @classmethod
+    def _artifacts(cls, path: Path | None) -> Path | None:
+        """Absolute: the Lambda runs in its own folder, where a relative path would point somewhere else."""
+        return None if path is None else path.expanduser().absolute()
+
     @field_validator("broker")
     @classmethod
     def _broker(cls, value: str | None) -> str | None:

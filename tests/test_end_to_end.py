@@ -157,3 +157,19 @@ def test_lambda_whose_working_thread_dies_is_restarted(run_device, subscribe, vi
     # its traceback reaches the log: if the first crash came before this test listened, the restarted Lambda's will
     wait_until(lambda: any("RuntimeError: worker thread failed" in line for line in list(lines)),
                "the worker thread's traceback in the Lambda's output")
+
+
+def test_a_relative_artifacts_folder_is_the_same_folder_for_the_lambda(run_device, video_file, tmp_path, monkeypatch):
+    """The Lambda runs in its own folder: a relative --artifacts must still mean the folder the user named."""
+    lam = tmp_path / "lam" / "lambda_function.py"
+    lam.parent.mkdir()
+    lam.write_text("import time\n"
+                   "with open('/opt/awscam/artifacts/written.txt', 'w') as f:\n"
+                   "    f.write('here')\n"
+                   "while True:\n"
+                   "    time.sleep(1)\n")
+    (tmp_path / "art").mkdir()
+    monkeypatch.chdir(tmp_path)
+    run_device(project=str(lam), source=str(video_file), artifacts="art")
+    wait_until(lambda: (tmp_path / "art" / "written.txt").is_file(), "the Lambda's file in ./art", timeout=60)
+    assert not (lam.parent / "art").exists()

@@ -133,6 +133,19 @@ def test_results_and_inferences_per_second_are_counted_over_the_same_seconds(lin
     assert not plain.same_window and plain.inference_fps is None and plain.rate_window_s == watcher.rate_window
 
 
+def test_the_badge_and_the_summary_judge_the_rate_the_tile_shows(link, watcher):
+    # ten inferences a second, shown over the same seconds as the results; the device's own lagging figure (4.0)
+    # says the opposite in each case, and must not decide
+    with Device(link, "cam-slow", expected_fps=12.5, behind=False), Device(link, "cam-fine", expected_fps=8.0,
+                                                                         behind=True):
+        slow = wait_for(lambda: (v := view(watcher, "cam-slow")) and v.same_window and v)
+        fine = wait_for(lambda: (v := view(watcher, "cam-fine")) and v.same_window and v)
+        assert slow.inference_fps < KEEP_UP * 12.5 and slow.behind is True and slow.badge == "behind", slow
+        assert fine.inference_fps >= KEEP_UP * 8.0 and fine.behind is False and fine.badge == "ok", fine
+        snap = watcher.snapshot()
+        assert (snap.judged, snap.behind) == (2, 1)
+
+
 def test_a_counter_that_went_back_gives_no_shared_rate():
     from simulator.fleet.rates import Mark, shared_rates
 

@@ -10,6 +10,7 @@ import sqlite3
 import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pydantic
 import pytest
@@ -102,6 +103,25 @@ def test_file_and_sqlite_sinks(start_engine, rules_publisher, tmp_path):
     actions = status_of(engine, "sink").actions  # the status says where the output goes, not only what was written
     assert actions[0].target == str(tmp_path / "work" / "logs" / "${topic(2)}.jsonl")
     assert actions[1].target == f"{tmp_path / 'work' / 'db' / 'rules.db'}:readings"
+
+
+def test_a_file_path_from_a_message_cannot_leave_its_folder(start_engine, rules_publisher, tmp_path):
+    engine = start_engine("""
+        rules:
+          - ruleName: named
+            sql: "SELECT * FROM 'named'"
+            actions: [{file: {path: "out/${name}.jsonl"}}]
+        """)
+    rules_publisher.publish("named", {"name": "../../escaped"})  # whoever may publish picks the file name
+    rules_publisher.publish("named", {"name": "a/../../beside"})  # out/a/../../beside.jsonl: beside out/
+    rules_publisher.publish("named", {"name": "fine"})
+    st = wait_until(lambda: (s := status_of(engine, "named")).received == 3
+                    and s.actions_succeeded + s.actions_failed == 3 and s, what="3 handled")
+    assert (st.actions_succeeded, st.actions_failed) == (1, 2)
+    assert "outside" in st.actions[0].last_error
+    assert (tmp_path / "work" / "out" / "fine.jsonl").read_text() == '{"name":"fine"}\n'
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.jsonl"))
+    assert written == [Path("work/out/fine.jsonl")], written
 
 
 def test_sql_that_cannot_apply_to_a_message_is_counted(start_engine, rules_publisher):

@@ -220,6 +220,8 @@ def test_handler_file_without_handler_or_with_syntax_error(tmp_path):
     ("actions: [{republish: {topic: a}, s3: {bucketName: abc, key: k}}]", "exactly one action type"),
     ("awsIotSqlVersion: beta", "SQL version 'beta' is not supported"),
     ("actions: [{republish: {topic: a, qos: 2}}]", "key 'rules.0.actions.0.republish.qos'"),
+    ("actions: [{sqlite: {database: '${topic(1)}.db'}}]", "sqlite.database': substitution templates are not"),
+    ("actions: [{file: {path: ''}}]", "key 'rules.0.actions.0.file.path'"),
 ])
 def test_other_mistakes(tmp_path, snippet, expected):
     msg = load_error(tmp_path, f"""

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from simulator.ipc.run_folder import PREFIX, RUNTIME_DIR_ENV, RunFolder, clean_stale
+from simulator.errors import ConfigError
+from simulator.ipc.run_folder import PREFIX, RUNTIME_DIR_ENV, RunFolder, clean_stale, runtime_root
 from simulator.ipc.slot import SharedSlot
 from tests.conftest import ROOT
 
@@ -78,3 +79,13 @@ def test_kill_9_leaves_a_folder_that_the_next_start_removes(tiny_artifacts, vide
     assert again.returncode == 0, again.stderr[-2000:]
     assert not any(p.exists() for p in left)
     assert "no longer running" in again.stderr
+
+
+def test_the_runtime_folder_variable_is_made_absolute_and_checked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(RUNTIME_DIR_ENV, "rt")
+    assert runtime_root() == tmp_path / "rt" and (tmp_path / "rt").is_dir()  # absolute: the Lambda has another cwd
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv(RUNTIME_DIR_ENV, str(tmp_path / "a-file"))
+    with pytest.raises(ConfigError, match=f"{RUNTIME_DIR_ENV}=.*a-file: cannot make that folder"):
+        runtime_root()

@@ -135,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         if cmd == "fetch" and args.name.startswith("omz:"):
             return _fetch_omz(args.name[4:], args.precision, args.artifacts, bool(args.quiet))
         if cmd == "fetch":
+            if args.name != "all":
+                store.get_entry(args.name)  # an unknown name is the first thing to say
             misuse = _omz_only_misuse(args)
             if misuse is not None:
                 return _error(misuse)

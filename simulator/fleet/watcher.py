@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulator.errors import SimulatorError
 from simulator.events import LambdaFailing, LambdaHung, LambdaKilled, LambdaRestarting, LambdaStarted, parse_event
-from simulator.fleet.capacity import KEEP_UP
+from simulator.fleet.capacity import KEEP_UP, is_behind
 from simulator.fleet.info import DeviceInfo
 from simulator.fleet.rates import Mark, ResultRate, SharedRates, shared_rates, still_current
 from simulator.fleet.topics import (
@@ -294,6 +294,16 @@ class FleetWatcher:
         fresh = info is not None and info.online and now - info.time < self.offline_after
         ago = max(0.0, now - t.last_seen)
         lambda_state = t.lambda_state or (info.lambda_state if fresh and info else None)
+        shared = t.shared if fresh and still_current(t.shared, now) else None
+        inference_fps: float | None
+        if shared is not None:
+            results_per_s, inference_fps, window = shared.results_per_s, shared.inferences_per_s, shared.seconds
+        else:
+            results_per_s = t.recent.rate(now) if t.recent is not None else 0.0
+            inference_fps, window = (info.inference_fps if fresh and info else None), self.rate_window
+        behind = info.behind if fresh and info else None  # None: the device does not judge itself yet
+        if behind is not None and shared is not None and info is not None:
+            behind = is_behind(inference_fps, info.expected_fps)  # judged on the rate the tile shows
         if info is not None and not info.online and t.info_at >= t.active_at:
             badge: Badge = "stopped"
         elif ago > self.offline_after:
@@ -302,19 +312,12 @@ class FleetWatcher:
             badge = "lambda"
         elif lambda_state == "stopped":
             badge = "idle"
-        elif fresh and info is not None and info.behind:
+        elif behind:
             badge = "behind"
         elif t.results == 0 and (info is None or not info.inference_fps):
             badge = "waiting"
         else:
             badge = "ok"
-        shared = t.shared if fresh and still_current(t.shared, now) else None
-        inference_fps: float | None
-        if shared is not None:
-            results_per_s, inference_fps, window = shared.results_per_s, shared.inferences_per_s, shared.seconds
-        else:
-            results_per_s = t.recent.rate(now) if t.recent is not None else 0.0
-            inference_fps, window = (info.inference_fps if fresh and info else None), self.rate_window
         return ThingView(
             thing=t.name, badge=badge, last_seen=t.last_seen, seen_ago_s=round(ago, 1), result=t.result,
             results=t.results, results_per_s=results_per_s, lambda_state=lambda_state,
@@ -325,7 +328,7 @@ class FleetWatcher:
             project=info.project if info else None, source=info.source if info else None,
             inference_fps=inference_fps, rate_window_s=window, same_window=shared is not None,
             expected_fps=info.expected_fps if info else None,
-            behind=info.behind if fresh and info else None)
+            behind=behind)
 
     def snapshot(self) -> FleetSnapshot:
         now = time.time()

@@ -14,6 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from simulator.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 PREFIX = "deeplens-sim-"
@@ -32,8 +34,15 @@ def runtime_root() -> Path:
     folder."""
     chosen = os.environ.get(RUNTIME_DIR_ENV, "").strip()
     if chosen:
-        root = Path(chosen).expanduser()
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        root = Path(chosen).expanduser().absolute()  # the Lambda, in a folder of its own, gets it too
+        try:
+            root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{RUNTIME_DIR_ENV}={chosen}: cannot make that folder ({exc.strerror or exc})",
+                              hint=f"point {RUNTIME_DIR_ENV} at a folder you may write, or unset it") from None
+        if not os.access(root, os.W_OK | os.X_OK):
+            raise ConfigError(f"{RUNTIME_DIR_ENV}={chosen}: that folder is not writable",
+                              hint=f"point {RUNTIME_DIR_ENV} at a folder you may write, or unset it")
         return root
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):

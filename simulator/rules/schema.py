@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -137,14 +137,22 @@ class HttpAction(_Shape):
 class FileAction(_Shape):
     """Local sink (not an AWS action): appends each outgoing payload as one JSON line to ``path``."""
 
-    path: str
+    path: str = Field(min_length=1)
 
 
 class SqliteAction(_Shape):
     """Local sink (not an AWS action): one row per message, one column per selected field."""
 
-    database: str
+    database: str = Field(min_length=1)
     table: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @field_validator("database")
+    @classmethod
+    def _one_database(cls, database: str) -> str:
+        if "${" in database:
+            raise ValueError("substitution templates are not supported here (one database per action); put the "
+                             "varying part in a column, or use a table per rule")
+        return database
 
 
 ACTION_KINDS = ("republish", "lambda", "dynamoDBv2", "dynamoDB", "s3", "sns", "sqs", "kinesis", "firehose",

@@ -25,14 +25,34 @@ def _lock_for(path: Path) -> threading.Lock:
         return _file_locks.setdefault(path, threading.Lock())
 
 
+def fixed_folder(template: str) -> str:
+    """The folder part of a path template before its first ``${…}``: ``logs/${topic(2)}.jsonl`` → ``logs``,
+    ``out/${a}/${b}.jsonl`` → ``out``, ``out.jsonl`` → ``""``. A rendered path must stay inside it."""
+    prefix = template.split("${", 1)[0]
+    return prefix.rpartition("/")[0] or ("/" if prefix.startswith("/") else "")
+
+
 class FileSink(RuleAction[FileAction]):
-    """``{"file": {"path": "out.jsonl"}}``: appends the outgoing payload as one JSON line (templates allowed)."""
+    """``{"file": {"path": "out.jsonl"}}``: appends the outgoing payload as one JSON line (templates allowed).
+
+    A template's values come from messages, so whoever may publish picks them: the rendered path must stay inside
+    the folder the template fixes before its first ``${…}`` (``logs/${topic(2)}.jsonl`` stays in ``logs``; a
+    ``name`` of ``../../x`` is refused with an action error, nothing is written)."""
 
     def target(self) -> str:
         return str(self.services.work_dir / self.spec.path)  # where it goes (templates unrendered), as shown
 
-    def run(self, m: Message, output: Any, payload: bytes) -> None:
+    def _path(self, m: Message) -> Path:
         path = self.services.work_dir / self.render("path", m)
+        base = (self.services.work_dir / fixed_folder(self.spec.path)).resolve()
+        resolved = path.resolve()
+        if resolved != base and base not in resolved.parents:
+            raise ActionError(f"the file action's path {self.spec.path!r} became {str(path)!r}, which is outside "
+                              f"{base}: refused", str(path))
+        return path
+
+    def run(self, m: Message, output: Any, payload: bytes) -> None:
+        path = self._path(m)
         line = json_line(output) + "\n"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
