@@ -71,7 +71,7 @@ class RulesPanel(QWidget):
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if col == 0:
-                    item.setToolTip(f"{r.sql}\n{r.source}")
+                    item.setToolTip("\n".join([r.sql, r.source, *(f"{a.kind} → {a.target}" for a in r.actions)]))
                 if col == len(cells) - 1:
                     item.setToolTip(last)
                     if r.last_error:

@@ -258,6 +258,7 @@ def test_rules_and_cloud_tabs_show_the_cloud_half(start_tiny, qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.rules_panel.table.rowCount() == 1
                     and int(window.rules_panel.table.item(0, 2).text()) > 0, timeout=WAIT_MS)
     assert window.rules_panel.table.item(0, 0).text() == "colours_to_s3"
+    assert "s3 → colour-log" in window.rules_panel.table.item(0, 0).toolTip()  # where its action writes
     assert '"style"' in window.rules_panel.table.item(0, 5).text()  # the last output
     # a bad edit is refused on reload: the running rule stays, and the tab says why
     rules.write_text("rules:\n  - ruleNam: typo\n")

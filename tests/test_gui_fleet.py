@@ -60,7 +60,8 @@ def test_fleet_tab_shows_tiles_switches_broker_and_opens_a_viewer(qtbot, brokers
     try:
         panel.watch_device(device)
         keep_publishing(qtbot, link_a, "room-a", lambda: "room-a" in panel.tiles and
-                        panel.tiles["room-a"].thumbnail_seq > 0, viewer="http://127.0.0.1:8081/")
+                        panel.tiles["room-a"].thumbnail_seq > 0 and "people" in panel.tiles["room-a"].result.text(),
+                        viewer="http://127.0.0.1:8081/")
         tile = panel.tiles["room-a"]
         assert '"people": 2' in tile.result.text() and tile.badge.text() == "online"
         assert not tile.picture.pixmap().isNull() and "people_counter on host" in tile.meta.text()
@@ -111,7 +112,8 @@ def test_a_tile_shows_a_stopped_lambda_and_rates_over_the_same_seconds(qtbot, br
     try:
         panel.watch_device(device)
         with Device(link, "cam-rate", expected_fps=1.0, behind=False):
-            keep_publishing(qtbot, link, "cam-stop", lambda: "cam-stop" in panel.tiles)
+            keep_publishing(qtbot, link, "cam-stop", lambda: "cam-stop" in panel.tiles  # a result too, not only
+                            and "people" in panel.tiles["cam-stop"].result.text())  # its thumbnail: not "waiting"
             link.publish(status_topic("cam-stop"), started)
             qtbot.waitUntil(lambda: "cam-rate" in panel.tiles
                             and "both over the same" in panel.tiles["cam-rate"].meta.text(), timeout=20000)

@@ -28,8 +28,11 @@ def browser():
 
 
 def test_page_shows_streams_status_and_messages(browser, run_device, tiny_artifacts, video_file, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - ruleName: keep\n    sql: \"SELECT * FROM '$aws/things/+/infer'\"\n"
+                     "    actions: [{file: {path: out.jsonl}}]\n")
     device, viewer = run_device(project=str(ROOT / "tests/lambdas/style2018"), source=str(video_file),
-                                artifacts=tiny_artifacts)
+                                artifacts=tiny_artifacts, rules=[rules])
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     try:
         page.goto(viewer.url, wait_until="domcontentloaded")
@@ -48,6 +51,9 @@ def test_page_shows_streams_status_and_messages(browser, run_device, tiny_artifa
         page.wait_for_function("document.getElementById('overlay').classList.contains('hidden')", timeout=30000)
         status = page.text_content("#status")
         assert "running" in status and f"127.0.0.1:{device.mqtt_port}" in status and "host" in status
+        # the rule, and where its action writes
+        page.wait_for_function("document.getElementById('rules').textContent.includes('file →')", timeout=30000)
+        assert f"file → {tiny_artifacts / 'rules' / 'out.jsonl'}" in page.text_content("#rules")
         page.screenshot(path=str(tmp_path / "viewer.png"))
         if os.environ.get("VIEWER_SCREENSHOT"):
             page.screenshot(path=os.environ["VIEWER_SCREENSHOT"])

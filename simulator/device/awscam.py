@@ -52,8 +52,8 @@ def getLastFrame():  # noqa: N802 - the device's name
             _stale += 1
             stats().add("stale_frames")
             if _stale in (1, 10, 100) or _stale % 1000 == 0:
-                log.warning("getLastFrame returned the same frame again (%d times so far): the Lambda asks for "
-                            "frames faster than the camera delivers them", _stale)
+                log.warning("getLastFrame returned the same frame again (%d time%s so far): the Lambda asks for "
+                            "frames faster than the camera delivers them", _stale, "" if _stale == 1 else "s")
         _last_index = frame.index
     stats().add("frames_read")
     return True, frame.image

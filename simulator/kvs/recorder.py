@@ -147,8 +147,8 @@ class Recorder:
                 return
             self._join_threads(timeout)
             self._write_status(recording=False)
-        log.info("Kinesis Video stream %s: stopped (%d frames, %d dropped, %d segments)",
-                 self.stream, self._frames, self._dropped, self._segments)
+        log.info("Kinesis Video stream %s: stopped (%d frames, %d dropped, %d segment%s)",
+                 self.stream, self._frames, self._dropped, self._segments, "" if self._segments == 1 else "s")
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop, release the frame slot and remove this process's status file: the recording is over, and the
