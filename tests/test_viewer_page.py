@@ -44,9 +44,10 @@ def test_page_shows_streams_status_and_messages(browser, run_device, tiny_artifa
         assert page.evaluate("document.getElementById('device').naturalWidth") == 640
         # the Lambda's JSON shows up in the message list, with its topic
         page.wait_for_function("[...document.querySelectorAll('#messages div')]"
-                               ".some(d => d.textContent.includes('/infer'))", timeout=30000)
-        infer = [t for t in page.locator("#messages div").all_text_contents() if "/infer" in t]
-        assert f"$aws/things/{device.thing_name}/infer" in infer[0] and '"style": 2018' in infer[0]
+                               ".some(d => d.textContent.includes('\"style\"'))", timeout=30000)
+        topic = f"$aws/things/{device.thing_name}/infer "  # not the rules' status, whose filter names /infer too
+        infer = [t for t in page.locator("#messages div").all_text_contents() if topic in t]
+        assert infer and '"style": 2018' in infer[0], infer
         # the start-up overlay said what was happening, and goes once the Lambda has run its first inference
         page.wait_for_function("document.getElementById('overlay').classList.contains('hidden')", timeout=30000)
         status = page.text_content("#status")
