@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from simulator.broker.embedded import EmbeddedBroker
 from simulator.events import LambdaStarted, LambdaStopped
 from simulator.fleet.capacity import KEEP_UP, DeviceRate, report
 from simulator.fleet.info import DeviceInfo, InfoPublisher
@@ -24,24 +23,13 @@ from simulator.ipc.mqtt import MqttLink
 from simulator.ipc.topics import infer_topic, status_topic
 from simulator.status import BrokerStatus, DeviceStatus, InferenceStatus, LambdaStatus, StartupStatus
 from tests.support.needs import unavailable
+from tests.support.waits import wait_for_value as wait_until
+
+pytest_plugins = ["tests.fleet.fixtures"]
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path("/tmp/fleet_fix")
 SHARE = f"{KEEP_UP * 100:.0f} %"  # what the summary must say keeping up means
-
-
-@pytest.fixture
-def broker():
-    b = EmbeddedBroker("127.0.0.1", 0).start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def link(broker):
-    lk = MqttLink("127.0.0.1", broker.port, client_id="tiles-publisher").start()
-    yield lk
-    lk.stop()
 
 
 @pytest.fixture
@@ -57,14 +45,8 @@ def watcher(broker, link):
     w.stop()
 
 
-def wait_for(predicate, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.05)
-    pytest.fail("condition not met in time")
+def wait_for(predicate):
+    return wait_until(predicate, timeout=15.0)
 
 
 def view(w: FleetWatcher, thing: str) -> ThingView | None:

@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 
-from simulator.broker.embedded import EmbeddedBroker
 from simulator.events import LambdaRestarting, LambdaStarted
 from simulator.fleet.info import DeviceInfo, strip_token
 from simulator.fleet.server import FleetServer
@@ -21,30 +20,9 @@ from simulator.fleet.topics import info_topic, thumbnail_topic
 from simulator.fleet.watcher import FleetWatcher
 from simulator.ipc.mqtt import MqttLink
 from simulator.ipc.topics import infer_topic, status_topic
+from tests.support.waits import wait_for_value as wait_until
 
-
-@pytest.fixture
-def broker():
-    b = EmbeddedBroker("127.0.0.1", 0).start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def link(broker):
-    lk = MqttLink("127.0.0.1", broker.port, client_id="test-publisher").start()
-    yield lk
-    lk.stop()
-
-
-def wait_until(predicate, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.05)
-    pytest.fail("condition not met in time")
+pytest_plugins = ["tests.fleet.fixtures"]
 
 
 def subscribed(watcher: FleetWatcher, link: MqttLink) -> FleetWatcher:
