@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +43,14 @@ class FileSink(RuleAction[FileAction]):
     def target(self) -> str:
         return str(self.services.work_dir / self.spec.path)  # where it goes (templates unrendered), as shown
 
+    @cached_property
+    def _base(self) -> Path:
+        """The folder every rendered path must stay in (resolved once)."""
+        return (self.services.work_dir / fixed_folder(self.spec.path)).resolve()
+
     def _path(self, m: Message) -> Path:
         path = self.services.work_dir / self.render("path", m)
-        base = (self.services.work_dir / fixed_folder(self.spec.path)).resolve()
-        resolved = path.resolve()
+        base, resolved = self._base, path.resolve()
         if resolved != base and base not in resolved.parents:
             raise ActionError(f"the file action's path {self.spec.path!r} became {str(path)!r}, which is outside "
                               f"{base}: refused", str(path))
