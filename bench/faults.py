@@ -71,6 +71,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from simulator.ipc.mqtt import disconnect_and_stop  # noqa: E402
 from simulator.runtime.process_tree import MARKER_VARIABLE  # noqa: E402 - set on every process of a Lambda run
 from tests.support.mqtt_packets import (  # noqa: E402 - the raw packets the tests send too
     connect_packet,
@@ -228,8 +229,7 @@ def mqtt_answers(port: int, timeout: float = 5.0) -> bool:
     try:
         return ok.wait(timeout)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        disconnect_and_stop(client)
 
 
 # -- MQTT packets on raw sockets ------------------------------------------------------------------------------------
@@ -326,8 +326,7 @@ def flood_client(port: int, seconds: float, out: Any) -> None:
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which prints it as the figure
         result["error"] = f"{type(exc).__name__}: {exc}"
     result["healthy"], result["healthy_disconnects"] = got["n"], got["disconnected"]
-    healthy.disconnect()
-    healthy.loop_stop()
+    disconnect_and_stop(healthy)
     out.put(result)
 
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from simulator.ipc.mqtt import disconnect_and_stop
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -88,8 +90,7 @@ class Subscriber:
                 self._cond.wait(left)
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        disconnect_and_stop(self._client)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from simulator.broker.embedded import EmbeddedBroker
 from simulator.errors import PortInUseError
-from simulator.ipc.mqtt import MqttLink
+from simulator.ipc.mqtt import MqttLink, disconnect_and_stop
 
 
 @pytest.fixture
@@ -130,8 +130,7 @@ def test_retained_messages_reach_later_subscribers_until_cleared(broker):
     _wait(lambda: got_later)
     assert got_later == [("lens/marker", b"after", 1, False)]  # the cleared one was not kept
     for c in (pub, late, later):
-        c.disconnect()
-        c.loop_stop()
+        disconnect_and_stop(c)
 
 
 def test_a_persistent_session_gets_what_was_published_while_it_was_away(broker):
@@ -140,8 +139,7 @@ def test_a_persistent_session_gets_what_was_published_while_it_was_away(broker):
     sub.on_subscribe = lambda *a: subscribed.set()
     sub.subscribe("mail/#", qos=1)
     assert subscribed.wait(10)
-    sub.disconnect()
-    sub.loop_stop()
+    disconnect_and_stop(sub)
     observer, seen = _client(broker.port, "observer")
     _subscribe(observer, "mail/#")
     pub, _ = _client(broker.port, "sender")
@@ -156,8 +154,7 @@ def test_a_persistent_session_gets_what_was_published_while_it_was_away(broker):
     assert [(t, q, r) for t, _, q, r in got] == [*((f"mail/{i}", 1, False) for i in range(3)),  # not retained
                                                  ("mail/marker", 1, False)]  # and the QoS 0 one was not kept
     for c in (pub, back, observer):
-        c.disconnect()
-        c.loop_stop()
+        disconnect_and_stop(c)
 
 
 def test_a_qos2_publish_is_delivered_once_at_qos1(broker):
@@ -173,8 +170,7 @@ def test_a_qos2_publish_is_delivered_once_at_qos1(broker):
     assert sorted(got) == [("q2/marker", b"after", 1, False), ("q2/x", b"exactly", 1, False)]  # delivered once
     # (amqtt routes a QoS 2 message once its handshake is over: the marker may overtake it)
     for c in (pub, sub):
-        c.disconnect()
-        c.loop_stop()
+        disconnect_and_stop(c)
 
 
 def test_stats_count_what_the_broker_did(broker, subscribe):
@@ -190,3 +186,29 @@ def test_stats_count_what_the_broker_did(broker, subscribe):
         assert stats.model_config["frozen"]
     finally:
         link.stop()
+
+
+class _EndsWhileCompared(threading.Thread):
+    """Stands in for a paho network thread that ends between loop_stop's ``is None`` check and its join (paho
+    clears ``client._thread`` as its thread ends): loop_stop compares it with the current thread in between."""
+
+    def __init__(self, client: mqtt.Client) -> None:
+        super().__init__()
+        self.client = client
+
+    def __ne__(self, other: object) -> bool:
+        self.client._thread = None
+        return True
+
+
+def test_stopping_a_client_survives_the_network_thread_ending_first(broker):
+    client, _ = _client(broker.port, "race")
+    network = client._thread
+    assert network is not None
+    client._thread = _EndsWhileCompared(client)
+    with pytest.raises(AttributeError):  # what paho's own stop does then (eclipse-paho/paho.mqtt.python#872)
+        client.loop_stop()
+    client._thread = _EndsWhileCompared(client)
+    disconnect_and_stop(client)  # no error
+    network.join(10)
+    assert not network.is_alive()

@@ -13,6 +13,7 @@ import pytest
 
 from simulator.broker.embedded import EmbeddedBroker, fit_connections
 from simulator.broker.settings import BrokerSettings
+from simulator.ipc.mqtt import disconnect_and_stop
 from tests.support.mqtt_packets import (
     connect_packet,
     publish_packet,
@@ -69,8 +70,7 @@ def still_serves(port: int) -> bool:
     try:
         return ok.wait(10)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        disconnect_and_stop(client)
 
 
 def test_oversize_publish_is_refused_when_its_header_arrives(broker):
@@ -207,8 +207,7 @@ def test_a_stalled_subscriber_never_stalls_the_others(broker, subscribe):
                 time.sleep(0.1)
         healthy.wait_for(lambda m: m[1].startswith(b"%06d" % (total - 1)), timeout=60)
     finally:
-        publisher.disconnect()
-        publisher.loop_stop()
+        disconnect_and_stop(publisher)
     assert len({p[:6] for _, p in healthy.messages}) == total  # QoS 1: every one, during the flood
     growth = process.memory_info().rss - rss0
     assert growth < 8_000_000  # 12 MB went past the stalled ones (unbounded: +13 MB); their queues are bounded

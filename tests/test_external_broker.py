@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from simulator.ipc.mqtt import disconnect_and_stop
 from tests.conftest import ROOT
 from tests.support.needs import unavailable
 
@@ -189,8 +190,7 @@ def test_classroom_students_publish_to_a_shared_mosquitto_over_tls_with_password
             time.sleep(0.1)
         assert any(p == b'{"own": true}' for _, p in seen) and not any(b"forged" in p for _, p in seen)
         for client in (instructor, other):
-            client.disconnect()
-            client.loop_stop()
+            disconnect_and_stop(client)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -16,6 +16,7 @@ import requests
 
 from simulator.config import RunConfig
 from simulator.core import SimulatedDevice
+from simulator.ipc.mqtt import disconnect_and_stop
 from simulator.network import default_password_file
 from simulator.viewer.access import ViewerAccess
 from simulator.viewer.server import ViewerServer
@@ -64,7 +65,7 @@ def test_beyond_loopback_credentials_and_a_token_are_required(networked):
     wrong, rc = connect(device.mqtt_port, "instructor", "not-the-password")
     assert rc is not None and rc.is_failure
     for client in (anonymous, wrong):
-        client.loop_stop()
+        disconnect_and_stop(client)
     instructor, rc = connect(device.mqtt_port, "instructor", match.group(1))
     assert rc is not None and not rc.is_failure
     got: list[bytes] = []
@@ -74,8 +75,7 @@ def test_beyond_loopback_credentials_and_a_token_are_required(networked):
     while not any(p.startswith(b"{") for p in got) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert any(json.loads(p).get("style") == 2018 for p in got if p.startswith(b"{"))  # the Lambda authenticated
-    instructor.disconnect()
-    instructor.loop_stop()
+    disconnect_and_stop(instructor)
     stats = device.status().broker.stats
     assert stats is not None and stats.refused_auth >= 2
     base = f"http://127.0.0.1:{viewer.port}"
@@ -108,4 +108,4 @@ def test_loopback_stays_zero_setup_but_only_the_device_publishes_as_itself(run_d
     assert device.status().broker.stats.refused_acl >= 1
     assert not any(b"forged" in p for _, p in infer.messages)
     assert not any(b"forged" in m.payload for m in device.messages.since(0, 500))
-    forger.loop_stop()
+    disconnect_and_stop(forger)

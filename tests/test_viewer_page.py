@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 
 import pytest
 
@@ -69,6 +70,11 @@ def test_on_a_phone_the_project_stream_is_full_width_and_a_stopped_simulator_is_
     page = browser.new_page(viewport={"width": 390, "height": 844})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    refused: list[str] = []  # answers of 400 or more, or requests that failed (the streams' end at stop aside)
+    page.on("response", lambda r: refused.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    page.on("requestfailed", lambda r: refused.append(f"failed {r.url}"))
+    polls: list[str] = []
+    page.on("requestfinished", lambda r: polls.append(r.url) if r.url.endswith("/api/status") else None)
     try:
         page.goto(viewer.url, wait_until="domcontentloaded")
         page.wait_for_function("document.getElementById('project').naturalWidth > 0", timeout=30000)
@@ -78,9 +84,13 @@ def test_on_a_phone_the_project_stream_is_full_width_and_a_stopped_simulator_is_
         assert stream["width"] > 300 and live["y"] > stream["y"] + stream["height"]  # one column, the stream first
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
         assert page.is_hidden("#lost")
-        page.wait_for_load_state("networkidle")
+        seen = len(polls)  # the page polls its status every second, and what else it asks for in between
+        deadline = time.monotonic() + 30
+        while len(polls) < seen + 3:
+            assert time.monotonic() < deadline, f"the page polled its status {len(polls) - seen} times in 30 s"
+            page.wait_for_timeout(200)
         assert page.is_hidden("#nav")  # this viewer serves no fleet page: no link to one
-        assert errors == []  # no favicon 404 or script error
+        assert errors == [] and refused == []  # no favicon 404, no script error, no request refused
         viewer.stop()  # the simulator goes away: the page says so rather than keep its last status
         page.wait_for_function("!document.getElementById('lost').hidden", timeout=15000)
         assert "not answering" in page.text_content("#lost")

@@ -36,6 +36,7 @@ from simulator.broker.passwords import hash_password
 from simulator.broker.settings import TOPIC_ROOM, BrokerSettings
 from simulator.broker.stats import BrokerStats, Counters
 from simulator.errors import ConfigError, SimulatorError
+from simulator.ipc.mqtt import disconnect_and_stop
 
 MOSQUITTO = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto")
 LOG_COUNTERS = (
@@ -196,8 +197,7 @@ class MosquittoBroker:
 
     def stop(self) -> None:
         if self._watcher is not None:
-            self._watcher.disconnect()
-            self._watcher.loop_stop()
+            disconnect_and_stop(self._watcher)
             self._watcher = None
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:

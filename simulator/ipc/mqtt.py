@@ -24,6 +24,23 @@ MAX_QUEUED = 1000
 CREDENTIALS_REFUSED = frozenset({134, 135})
 
 
+def disconnect_and_stop(client: mqtt.Client) -> None:
+    """``client.disconnect()``, then stop its network thread (started by ``loop_start``).
+
+    paho's ``loop_stop`` checks ``client._thread`` and then joins it, while the thread sets it to None as it ends:
+    after a disconnect the thread may end in between, and ``loop_stop`` raises AttributeError
+    (eclipse-paho/paho.mqtt.python#872, open in paho-mqtt 2.2). The thread is past its loop by then: it stopped.
+    """
+    try:
+        client.disconnect()
+    finally:
+        try:
+            client.loop_stop()
+        except AttributeError:
+            if getattr(client, "_thread", None) is not None:  # not the race: a real error
+                raise
+
+
 class CredentialsRefusedError(ConnectionError):
     """The broker answered, and refused the user name or password (or this client is not authorized)."""
 
@@ -130,7 +147,4 @@ class MqttLink:
                 last.wait_for_publish(flush_timeout)
             except (RuntimeError, ValueError):
                 pass
-        try:
-            self._client.disconnect()
-        finally:
-            self._client.loop_stop()
+        disconnect_and_stop(self._client)

@@ -13,6 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from simulator.ipc.mqtt import disconnect_and_stop
 from simulator.rules import RulesEngine, RuleStatus
 
 HERE = Path(__file__).resolve().parent
@@ -44,8 +45,7 @@ class Publisher:
         self._client.publish(topic, data, qos=1).wait_for_publish(10)
 
     def stop(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        disconnect_and_stop(self._client)
 
 
 def write_rules(folder: Path, text: str, name: str = "rules.yaml") -> Path:

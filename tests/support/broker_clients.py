@@ -7,6 +7,8 @@ import time
 
 import paho.mqtt.client as mqtt
 
+from simulator.ipc.mqtt import disconnect_and_stop
+
 
 class Client:
     """A paho client that records its CONNACK, SUBACKs, messages and disconnections (no reconnecting)."""
@@ -54,8 +56,7 @@ class Client:
         self._c.publish(topic, payload, qos=1)
 
     def stop(self) -> None:
-        self._c.disconnect()
-        self._c.loop_stop()
+        disconnect_and_stop(self._c)
 
 
 def eventually(check, timeout: float = 10.0) -> bool:
