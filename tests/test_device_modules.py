@@ -40,7 +40,7 @@ def device_env(tmp_path, monkeypatch, tiny_artifacts):
     process.stats.cache_clear()
     greengrasssdk._link.cache_clear()
     greengrasssdk._store.cache_clear()
-    awscam._slot, awscam._last_index, awscam._stale = None, 0, 0
+    awscam._slot, awscam._last_index, awscam._stale, awscam._copy_until = None, 0, 0, 0.0
     yield ctx, slot, stats, broker
     if greengrasssdk._link.made:
         greengrasssdk._link().stop()
@@ -51,14 +51,21 @@ def device_env(tmp_path, monkeypatch, tiny_artifacts):
     broker.stop()
 
 
+def _copied(frame: np.ndarray) -> bool:
+    """A frame in memory of its own (a copy), not the frame slot's buffer."""
+    base = frame.base if frame.base is not None else frame
+    return bool(base.flags.owndata)
+
+
 def test_get_last_frame_never_blocks_and_reports_stale_frames(device_env, caplog):
     from simulator.device import awscam
 
     _, slot, stats, _ = device_env
     assert awscam.getLastFrame() == (False, None)  # no frame yet: no blocking, ret False
     slot.write(np.full((48, 64, 3), 7, np.uint8))
+    slot.note_copied_read()  # a viewer reads the camera's frames: the Lambda gets copies
     ret, frame = awscam.getLastFrame()
-    assert ret and frame.shape == (48, 64, 3) and frame[0, 0, 0] == 7
+    assert ret and frame.shape == (48, 64, 3) and frame[0, 0, 0] == 7 and _copied(frame)
     frame[:] = 0  # the Lambda draws on its copy; the camera's frame is untouched
     with caplog.at_level(logging.WARNING, logger="awscam"):
         ret, again = awscam.getLastFrame()
@@ -68,6 +75,56 @@ def test_get_last_frame_never_blocks_and_reports_stale_frames(device_env, caplog
 
     writer().flush()
     assert stats.read()["stale_frames"] == 1
+
+
+def test_get_last_frame_hands_over_the_slot_buffer_when_nothing_else_reads(device_env):
+    """No 12 MB copy: the frame is the slot's buffer, the camera writes around it while the Lambda holds it, and
+    what the Lambda draws never reaches a reader that copies (a viewer, the Kinesis Video recorder)."""
+    from simulator.device import awscam
+
+    _, slot, _, _ = device_env
+    slot.write(np.full((48, 64, 3), 1, np.uint8))
+    ret, frame = awscam.getLastFrame()
+    assert ret and not _copied(frame) and frame[0, 0, 0] == 1
+    cv2.rectangle(frame, (0, 0), (10, 10), (0, 0, 255), -1)  # the Lambda draws on it
+    for value in range(2, 12):
+        slot.write(np.full((48, 64, 3), value, np.uint8))
+        assert frame[40, 40, 0] == 1 and frame[0, 0, 2] == 255  # the camera leaves the held buffer alone
+    ret, newer = awscam.getLastFrame()
+    assert ret and newer[0, 0, 0] == 11 and not _copied(newer)
+    viewer = FrameSlot.attach(slot.path)
+    assert viewer.read() is None  # the newest was handed out: a reader that copies waits for a clean one
+    slot.write(np.full((48, 64, 3), 12, np.uint8))
+    got = viewer.read()
+    assert got is not None and int(got.image.min()) == int(got.image.max()) == 12
+    ret, copied = awscam.getLastFrame()  # while such a reader is about, the Lambda copies too
+    assert ret and copied[0, 0, 0] == 12 and _copied(copied)
+    viewer.close()
+
+
+def test_a_lambda_back_before_the_next_frame_waits_briefly_for_it_then_copies(device_env, caplog):
+    import threading
+
+    from simulator.device import awscam
+    from simulator.ipc.frames import STALE_WAIT
+
+    _, slot, _, _ = device_env
+    slot.write(np.full((48, 64, 3), 1, np.uint8))
+    _, frame = awscam.getLastFrame()
+    assert not _copied(frame)
+    frame[:] = 0  # drawn on: it cannot come back as the camera made it
+    later = threading.Timer(STALE_WAIT / 4, lambda: slot.write(np.full((48, 64, 3), 2, np.uint8)))
+    later.start()
+    ret, frame = awscam.getLastFrame()  # the camera's next frame comes within the wait: that one, not stale
+    later.join()
+    assert ret and frame[0, 0, 0] == 2 and awscam._stale == 0
+    frame[:] = 0
+    with caplog.at_level(logging.WARNING, logger="awscam"):
+        ret, again = awscam.getLastFrame()  # none comes (a camera that stalled): the same frame, as drawn on
+    assert ret and again[0, 0, 0] == 0 and awscam._stale == 1 and "returned the same frame again" in caplog.text
+    slot.write(np.full((48, 64, 3), 3, np.uint8))
+    ret, frame = awscam.getLastFrame()
+    assert ret and frame[0, 0, 0] == 3 and _copied(frame)  # and copies for a while after
 
 
 def test_model_infers_on_any_frame_layout_and_parses(device_env):

@@ -141,6 +141,8 @@ class Camera:
         reader's). Frames are made in the slot itself, so a new one is copied out once, on its first read."""
         self._local_reads.tick()
         slot, cached = self.slot, self._latest
+        if slot is not None:
+            slot.note_copied_read()  # while viewers read, the Lambda copies its frames too: they stay clean
         if slot is not None and (cached is None or cached.index != slot.seq):
             got = slot.reread()
             if got is not None:

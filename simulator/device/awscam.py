@@ -20,8 +20,10 @@ log = logging.getLogger("awscam")
 _slot: FrameSlot | None = None
 _last_index = 0  # index of the last frame returned
 _stale = 0
+_copy_until = 0.0  # monotonic s: frames are copied, not leased, until then (after a read of the same frame again)
 _lock = threading.Lock()
 NEXT_FRAME_WAIT = 0.5  # s: the longest getLastFrame waits for a frame the camera passed over when it came early
+COPY_AFTER_STALE = 5.0  # s of copies after a Lambda came back before the camera's next frame
 
 
 class Runtime:
@@ -30,7 +32,13 @@ class Runtime:
 
 
 def getLastFrame():  # noqa: N802 - the device's name
-    """``(ret, frame)``: the newest camera frame (BGR uint8, the profile's format), the Lambda's own copy.
+    """``(ret, frame)``: the newest camera frame (BGR uint8, the profile's format), the Lambda's own.
+
+    The Lambda's own without a 12 MB copy where it can be: the frame slot's buffer itself, which the camera does
+    not write again while the frame (or any view of it) is referenced. It is copied instead while something else
+    reads the camera's frames (a viewer, a recorder: they must not see the Lambda's drawing), and for a few
+    seconds after a call came back before the camera's next frame (the same frame again must come back as the
+    camera made it, and a Lambda faster than its camera gains nothing from the buffer).
 
     It does not wait for a new frame: if none arrived since the last call, the same frame comes back and this is
     counted (``stale_frames`` in the status) and logged, rather than passed off as new. (The camera makes only
@@ -38,17 +46,19 @@ def getLastFrame():  # noqa: N802 - the device's name
     next frame, at most one frame interval, rather than return the frame it already returned. With
     ``--every-frame`` it always waits for the clip's next frame, at most ``NEXT_FRAME_WAIT``.)
     """
-    global _slot, _last_index, _stale
+    global _slot, _last_index, _stale, _copy_until
     with _lock:
         if _slot is None:
-            _slot = FrameSlot.attach(context.current().frames_path)
-        frame = _slot.read(seen=_last_index or None, wait=NEXT_FRAME_WAIT)
+            _slot = FrameSlot.attach(context.current().frames_path, lessee=True)
+        lease = time.monotonic() >= _copy_until and not _slot.copied_recently()
+        frame = _slot.read(seen=_last_index or None, wait=NEXT_FRAME_WAIT, lease=lease)
         deadline = time.monotonic() + 1.0
         while frame is None and _last_index and time.monotonic() < deadline:
             frame = _slot.reread()  # a read that kept racing the camera's writes: try again, briefly
         if frame is None:
             return False, None
         if frame.index == _last_index:
+            _copy_until = time.monotonic() + COPY_AFTER_STALE
             _stale += 1
             stats().add("stale_frames")
             if _stale in (1, 10, 100) or _stale % 1000 == 0:

@@ -21,6 +21,8 @@ import numpy as np
 
 from simulator.ipc.slot import ReaderNote, SharedSlot
 
+STALE_WAIT = 0.25  # s: the longest a lessee back before the camera's next frame waits for it (see FrameSlot.read)
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -81,8 +83,10 @@ def expected_soon(notes: Sequence[ReaderNote], now_ns: int, interval_ns: int, ma
 class FrameSlot:
     """The newest frame in shared memory. The camera writes; any process reads without blocking."""
 
-    def __init__(self, slot: SharedSlot) -> None:
+    def __init__(self, slot: SharedSlot, lessee: bool = False) -> None:
         self._slot = slot
+        self.lessee = lessee  # the one reader that may be handed the slot's buffer itself (see read())
+        self._leased_last = False  # the newest frame this reader has is a buffer it was handed (it drew on it)
         self.path = slot.path
         self._tag = secrets.randbits(62) + 1  # this reader's note in the slot
         self._clock = ReadClock()
@@ -93,8 +97,8 @@ class FrameSlot:
         return cls(SharedSlot.create(path, width * height * channels))
 
     @classmethod
-    def attach(cls, path: Path) -> FrameSlot:
-        return cls(SharedSlot.attach(path))
+    def attach(cls, path: Path, lessee: bool = False) -> FrameSlot:
+        return cls(SharedSlot.attach(path), lessee)
 
     @property
     def seq(self) -> int:
@@ -147,16 +151,23 @@ class FrameSlot:
         read_ns = self._clock.last_ns if read_ns is None else read_ns
         self._slot.note_read(self._tag, read_ns, self._clock.gap_ns, waiting_seq)
 
-    def read(self, seen: int | None = None, wait: float = 0.0) -> Frame | None:
-        """A private copy of the newest frame (None: none yet, or a read that kept racing the camera).
+    def read(self, seen: int | None = None, wait: float = 0.0, lease: bool = False) -> Frame | None:
+        """The newest frame (None: none yet, or a read that kept racing the camera): a private copy, or with
+        ``lease`` (a ``lessee`` reader only) the slot's buffer itself when it can be had (``SharedSlot.lease``).
 
         ``seen``: the index of the newest frame this reader already has. When that is still the newest but the
         camera passed over frames since (it expected no read so soon), or it steps (its next frame waits for this
-        read), wait up to ``wait`` s for the next one."""
+        read), wait up to ``wait`` s for the next one; when it is a buffer this reader was handed (it may have drawn
+        on it: it cannot come back as the camera made it), up to ``STALE_WAIT`` s, then it comes back as it is."""
         self._clock.tick()
-        if seen is not None and wait > 0 and self.seq == seen and (self.passed or self._slot.stepping):
-            self._note(waiting_seq=seen)  # the camera makes its next frame for this reader
-            deadline = time.monotonic() + wait
+        if seen is not None and wait > 0 and self.seq == seen:
+            waits = self.passed or self._slot.stepping
+            limit = wait if waits else min(wait, STALE_WAIT) if self._leased_last else 0.0
+        else:
+            limit = 0.0
+        if limit > 0:
+            self._note(waiting_seq=seen or 0)  # the camera makes its next frame for this reader
+            deadline = time.monotonic() + limit
             try:
                 while self.seq == seen and time.monotonic() < deadline:
                     time.sleep(0.0005)
@@ -164,16 +175,31 @@ class FrameSlot:
                 self._note(read_ns=time.monotonic_ns())  # it reads what came while it waited: a read from now
         else:
             self._note()
-        return self.reread()
+        return self._get(lease, seen or 0)
 
     def reread(self) -> Frame | None:
         """Read again at once (after a read that raced the camera): not a new read in the reader's note."""
-        got = self._slot.read()
+        return self._get(False, 0)
+
+    def _get(self, lease: bool, seen: int) -> Frame | None:
+        got = self._slot.lease(not_seq=seen) if lease and self.lessee else None
+        if got is None:
+            got = self._slot.read(lessee=self.lessee)
         if got is None:
             return None
+        if self.lessee:
+            self._leased_last = got.leased or (got.seq == seen and self._leased_last)
         h, w, c = got.meta[:3]
         shape = (h, w, c) if c > 1 else (h, w)
         return Frame(got.data.reshape(shape), got.timestamp_ns, got.seq)
+
+    def copied_recently(self) -> bool:
+        """Did a reader that copies (a viewer, a recorder) read in the last second? A lessee copies too then."""
+        return self._slot.copied_recently()
+
+    def note_copied_read(self) -> None:
+        """A reader in the camera's own process read: the lessee copies its frames while such readers are about."""
+        self._slot.note_copied_read()
 
     def close(self) -> None:
         self._slot.close()

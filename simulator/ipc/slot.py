@@ -1,19 +1,30 @@
 """A latest-value slot in shared memory: one writer process, any number of reader processes.
 
 A 4 MP frame is 12 MB; it must never be pickled between processes. The slot is a memory-mapped file (under
-/dev/shm where it exists) holding two buffers. The writer fills the buffer the readers are not pointed at, then
-publishes its sequence number; each buffer has a generation counter that is odd while it is being written
-(a seqlock), so a reader that raced the writer notices and copies again. Neither side ever blocks the other.
+/dev/shm where it exists) holding four buffers. The writer fills a buffer the readers are not pointed at, then
+publishes its sequence number and buffer; each buffer has a generation counter that is odd while it is being
+written (a seqlock), so a reader that raced the writer notices and copies again. Neither side ever blocks the other.
 
-Layout: a header of int64 words, then two data buffers of ``capacity`` bytes each.
-  header[0] magic, header[1] capacity, header[2] latest sequence number (0 = nothing yet)
-  per buffer b (base = 4 + 8 * b): generation, length, seq, timestamp_ns, meta0, meta1, meta2, meta3
+Layout: a header of int64 words, then ``BUFFERS`` data buffers of ``capacity`` bytes each.
+  header[0] magic, header[1] capacity, header[2] the newest value: seq * 8 + its buffer (0 = nothing yet)
+  per buffer b (base ``_BUF_BASE[b]``): generation, length, seq, timestamp_ns, meta0, meta1, meta2, meta3
   header[20] values the writer passed over since its latest write (see below)
   header[21] 1 while the writer steps: it makes its next value only once a reader has read the newest
+  header[22 + b] buffer b's lease: 0 clean, a process id while that process holds it, -1 handed out since written
+  header[26] when a reader that copies last read (monotonic ns): a lessee copies too while such a reader is about
   reader notes r (base = 32 + 4 * r, ``READER_NOTES`` of them): last read (monotonic ns), shortest recent gap
   between its reads (ns), the sequence number it waits to see passed (0: none), the reader's tag
 A buffer's generation is set absolutely (2*seq - 1 while value ``seq`` is written into it, 2*seq after), so a
 writer killed half-way leaves nothing that a later write does not heal. Writers in one process take a lock.
+
+Leases (:meth:`SharedSlot.lease`): one reader, the Lambda's ``getLastFrame``, may take the newest buffer itself
+instead of a 12 MB copy - the copy was a tenth of a fast model's frame time. The buffer is the lessee's until the
+array it got (and every view of it) is gone; the writer never fills a buffer a living process holds, and a buffer
+handed out is not clean again (the Lambda draws on its frame) until the writer fills it anew: readers that copy
+read only clean buffers, and while one reads (``header[26]``) the lessee copies as well. A lessee holds at most
+``MAX_LEASES`` buffers, so the writer always has one free besides the newest. Taking a lease and starting a write
+race only through the lease word and the generation, each side storing its own, a full fence, then loading the
+other's (Dekker's pattern): at least one of them sees the other and steps back.
 
 Memory ordering: x86 keeps stores in order, but aarch64 (the Raspberry Pi) may reorder them, so a reader could
 see a new generation before the data it guards. Every step of the protocol is separated by :func:`fence`, a full
@@ -34,6 +45,7 @@ import mmap
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,10 +56,16 @@ import numpy as np
 MAGIC = 0x4445_4550_4C45_4E53  # "DEEPLENS"
 HEADER_WORDS = 64
 HEADER_BYTES = HEADER_WORDS * 8
-_BUF_BASE = (4, 12)
+BUFFERS = 4
+MAX_LEASES = 2  # a lessee's at once: the frame it works on and the one before, still referenced as it asks
+_BUF_BASE = (4, 12, 48, 56)
+_NEWEST = 2
 _PASSED = 20
 _STEPPING = 21
+_LEASE = 22
+_COPIED_NS = 26
 _NOTES = 32
+_DIRTY = -1  # a lease word: handed out since written
 READER_NOTES = 4
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -75,7 +93,8 @@ class SlotRead:
     seq: int
     timestamp_ns: int
     meta: tuple[int, int, int, int]
-    data: np.ndarray  # a private copy (uint8, 1-D)
+    data: np.ndarray  # a private copy (uint8, 1-D), or the buffer itself when leased
+    leased: bool = False
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,10 @@ class ReaderNote:
     def expected_ns(self) -> int:
         """The earliest it is expected to read again."""
         return self.read_ns + self.gap_ns
+
+
+class _RacedError(Exception):
+    """The newest value was being written."""
 
 
 class SlotClosedError(RuntimeError):
@@ -115,13 +138,15 @@ class SharedSlot:
         self.capacity = int(self._header[1])
         self._bufs: list[np.ndarray] = [
             np.ndarray((self.capacity,), dtype=np.uint8, buffer=mm, offset=HEADER_BYTES + i * self.capacity)
-            for i in range(2)]
+            for i in range(BUFFERS)]
+        self._leases: set[int] = set()  # buffers this process holds (see lease())
+        self._pid = os.getpid()
 
     @classmethod
     def create(cls, path: Path, capacity: int) -> SharedSlot:
         """A new slot file; refuses to replace anything that is already at ``path`` (file or symlink)."""
         path = Path(path)
-        size = HEADER_BYTES + 2 * capacity
+        size = HEADER_BYTES + BUFFERS * capacity
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
         try:
             os.ftruncate(fd, size)
@@ -182,7 +207,7 @@ class SharedSlot:
         if not self._enter():
             return 0
         try:
-            return int(self._header[2])
+            return int(self._header[_NEWEST]) >> 3
         finally:
             self._leave()
 
@@ -212,11 +237,10 @@ class SharedSlot:
         try:
             with self._write_lock:
                 h = self._header
-                seq = int(h[2]) + 1
-                b = seq % 2
+                newest = int(h[_NEWEST])
+                seq = (newest >> 3) + 1
+                b = self._claim(newest & 7 if newest else -1, 2 * seq - 1)
                 base = _BUF_BASE[b]
-                h[base] = 2 * seq - 1  # odd: being written
-                fence()
                 if not fill(self._bufs[b][:length]):
                     return None
                 h[base + 1] = length
@@ -227,43 +251,164 @@ class SharedSlot:
                 fence()
                 h[base] = 2 * seq  # even: stable
                 fence()
-                h[2] = seq
+                h[_NEWEST] = seq << 3 | b
                 h[_PASSED] = 0
                 return seq
         finally:
             self._leave()
 
-    def read(self, retries: int = 20) -> SlotRead | None:
-        """Copy out the newest value, or None if nothing was written yet (or the slot is closed)."""
+    def _held(self, b: int) -> bool:
+        """Does a living process hold buffer ``b``? (A lessee that died holds nothing.)"""
+        pid = int(self._header[_LEASE + b])
+        if pid <= 0:
+            return False
+        if pid == self._pid:
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _claim(self, newest: int, generation: int) -> int:
+        """The buffer the next value goes into, marked as being written (``generation``, odd): the oldest that is
+        neither the newest nor held. Against a lessee taking it at the same moment: mark, fence, look at its lease
+        word; if it was taken, unmark and take another."""
+        h = self._header
+        while True:
+            free = sorted((b for b in range(BUFFERS) if b != newest and not self._held(b)),
+                          key=lambda b: int(h[_BUF_BASE[b] + 2]))
+            for b in free:
+                base = _BUF_BASE[b]
+                before = int(h[base])
+                h[base] = generation
+                fence()
+                if self._held(b):
+                    h[base] = before
+                    fence()
+                    continue
+                h[_LEASE + b] = 0  # clean again once written
+                return b
+            time.sleep(0.0005)  # a lessee is taking one this instant: it holds at most MAX_LEASES
+
+    def read(self, retries: int = 20, lessee: bool = False) -> SlotRead | None:
+        """Copy out the newest value, or None if nothing was written yet (or the slot is closed). A reader that
+        copies (not ``lessee``) gets only a clean value: None while the newest is one a lessee was handed (it
+        copies too from its next read on, see ``copied_recently``)."""
         if not self._enter():
             return None
         try:
-            return self._read(retries)
+            if not lessee:
+                self._header[_COPIED_NS] = time.monotonic_ns()
+                fence()
+            return self._read(retries, clean=not lessee)
         finally:
             self._leave()
 
-    def _read(self, retries: int) -> SlotRead | None:
+    def _newest(self) -> tuple[int, int, int, int] | None:
+        """(seq, buffer, its header base, generation) of the newest value, if it is stable; None: nothing yet.
+        Raises _RacedError while it is being written."""
+        h = self._header
+        newest = int(h[_NEWEST])
+        if newest == 0:
+            return None
+        seq, b = newest >> 3, newest & 7
+        fence()
+        base = _BUF_BASE[b]
+        gen = int(h[base])
+        if gen != 2 * seq:
+            raise _RacedError
+        return seq, b, base, gen
+
+    def _read(self, retries: int, clean: bool) -> SlotRead | None:
         h = self._header
         for _ in range(retries):
-            seq = int(h[2])
-            if seq == 0:
-                return None
-            fence()
-            base = _BUF_BASE[seq % 2]
-            gen = int(h[base])
-            if gen % 2:
+            try:
+                got = self._newest()
+            except _RacedError:
                 time.sleep(0.0005)
                 continue
+            if got is None:
+                return None
+            seq, b, base, gen = got
+            if clean and int(h[_LEASE + b]) != 0:
+                return None  # handed to a lessee (who may draw on it): not the frame the camera made
             fence()
             length = min(int(h[base + 1]), self.capacity)
-            data = self._bufs[seq % 2][:length].copy()
+            data = self._bufs[b][:length].copy()
             meta = (int(h[base + 4]), int(h[base + 5]), int(h[base + 6]), int(h[base + 7]))
             ts, got_seq = int(h[base + 3]), int(h[base + 2])
             fence()
-            if int(h[base]) == gen and got_seq == seq:
+            if int(h[base]) == gen and got_seq == seq and not (clean and int(h[_LEASE + b]) != 0):
                 return SlotRead(seq, ts, meta, data)
             time.sleep(0.0005)
         return None
+
+    def copied_recently(self, within_ns: int = 1_000_000_000) -> bool:
+        """Has a reader that copies read within ``within_ns``? (A lessee then copies too: the frames stay clean.)"""
+        if not self._enter():
+            return False
+        try:
+            return time.monotonic_ns() - int(self._header[_COPIED_NS]) < within_ns
+        finally:
+            self._leave()
+
+    def note_copied_read(self) -> None:
+        """A reader in the writer's own process (it reads no slot) counts as a reader that copies."""
+        if self._enter():
+            try:
+                self._header[_COPIED_NS] = time.monotonic_ns()
+            finally:
+                self._leave()
+
+    def lease(self, not_seq: int = 0) -> SlotRead | None:
+        """The newest value as the buffer itself, the caller's until the array it gets and every view of it are
+        gone (then the buffer may be written again). None when no lease can be had: nothing yet, the newest is
+        ``not_seq`` or held already, this process holds ``MAX_LEASES``, or a write raced it (read a copy then)."""
+        if not self._enter():
+            return None
+        try:
+            h = self._header
+            if len(self._leases) >= MAX_LEASES or any(
+                    int(h[_LEASE + x]) not in (0, _DIRTY, self._pid) and self._held(x) for x in range(BUFFERS)):
+                return None  # one lessee at a time: the writer keeps a free buffer
+            try:
+                got = self._newest()
+            except _RacedError:
+                return None
+            if got is None or got[0] == not_seq:
+                return None
+            seq, b, base, gen = got
+            before = int(h[_LEASE + b])
+            if before > 0:
+                return None
+            h[_LEASE + b] = self._pid
+            fence()
+            if int(h[base]) != gen or int(h[base + 2]) != seq:  # the writer took it first
+                h[_LEASE + b] = before
+                fence()
+                return None
+            length = min(int(h[base + 1]), self.capacity)
+            offset = HEADER_BYTES + b * self.capacity
+            # A memoryview as the array's base: views of the array keep the array itself alive (numpy hands views
+            # of a view of an ndarray that ndarray as base), so the lease ends only with the last of them.
+            data = np.frombuffer(memoryview(self._mm)[offset:offset + length], dtype=np.uint8)
+            meta = (int(h[base + 4]), int(h[base + 5]), int(h[base + 6]), int(h[base + 7]))
+            self._leases.add(b)
+            weakref.finalize(data, self._release, b)
+            return SlotRead(seq, int(h[base + 3]), meta, data, leased=True)
+        finally:
+            self._leave()
+
+    def _release(self, b: int) -> None:
+        self._leases.discard(b)
+        with self._use:
+            if self._closed:
+                return
+            if int(self._header[_LEASE + b]) == self._pid:
+                self._header[_LEASE + b] = _DIRTY
 
     # -- reader notes (advisory) --------------------------------------------------------------------------
     def note_read(self, tag: int, read_ns: int, gap_ns: int, waiting_seq: int = 0) -> None:
