@@ -140,7 +140,6 @@ class SharedSlot:
             np.ndarray((self.capacity,), dtype=np.uint8, buffer=mm, offset=HEADER_BYTES + i * self.capacity)
             for i in range(BUFFERS)]
         self._leases: set[int] = set()  # buffers this process holds (see lease())
-        self._pid = os.getpid()
 
     @classmethod
     def create(cls, path: Path, capacity: int) -> SharedSlot:
@@ -262,7 +261,7 @@ class SharedSlot:
         pid = int(self._header[_LEASE + b])
         if pid <= 0:
             return False
-        if pid == self._pid:
+        if pid == os.getpid():
             return True
         try:
             os.kill(pid, 0)
@@ -370,9 +369,9 @@ class SharedSlot:
         if not self._enter():
             return None
         try:
-            h = self._header
+            h, pid = self._header, os.getpid()  # (not cached: a Lambda's forked child is a lessee of its own)
             if len(self._leases) >= MAX_LEASES or any(
-                    int(h[_LEASE + x]) not in (0, _DIRTY, self._pid) and self._held(x) for x in range(BUFFERS)):
+                    int(h[_LEASE + x]) not in (0, _DIRTY, pid) and self._held(x) for x in range(BUFFERS)):
                 return None  # one lessee at a time: the writer keeps a free buffer
             try:
                 got = self._newest()
@@ -384,7 +383,7 @@ class SharedSlot:
             before = int(h[_LEASE + b])
             if before > 0:
                 return None
-            h[_LEASE + b] = self._pid
+            h[_LEASE + b] = pid
             fence()
             if int(h[base]) != gen or int(h[base + 2]) != seq:  # the writer took it first
                 h[_LEASE + b] = before
@@ -407,7 +406,8 @@ class SharedSlot:
         with self._use:
             if self._closed:
                 return
-            if int(self._header[_LEASE + b]) == self._pid:
+            if int(self._header[_LEASE + b]) == os.getpid():
+                fence()  # what the lessee wrote into the buffer lands before the writer may fill it again
                 self._header[_LEASE + b] = _DIRTY
 
     # -- reader notes (advisory) --------------------------------------------------------------------------
