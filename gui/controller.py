@@ -40,6 +40,7 @@ class DeviceController(QObject):
     error = Signal(str)  # the one route for every failure the user should see
     webcams = Signal(list)  # indices of the webcams found
     rules_reloaded = Signal(str, bool)  # what happened, and whether it worked
+    config_kept = Signal(object)  # a change that could not be made: the RunConfig still running
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -73,8 +74,7 @@ class DeviceController(QObject):
         """Restart the device with changed settings (source, profile), keeping the deployed project."""
         if self.config is None:
             return
-        self.config = self.config.model_copy(update=changes)
-        self._submit("Restarting the device…", self._restart_job, self.config)
+        self._submit("Restarting the device…", self._restart_job, self.config.model_copy(update=changes))
 
     def deploy(self, spec: str) -> None:
         self._submit(f"Deploying {spec}…", self._deploy_job, spec)
@@ -159,9 +159,15 @@ class DeviceController(QObject):
             self._probe_webcams(device)
 
     def _restart_job(self, config: RunConfig) -> None:
-        load_profile(config.profile)  # a typo must not take down the running device
-        if config.source:
-            open_source(config.source)
+        try:  # a typo must not take down the running device
+            load_profile(config.profile)
+            if config.source:
+                open_source(config.source)
+        except SimulatorError:
+            if self.config is not None:
+                self.config_kept.emit(self.config)  # the pickers show what still runs, not the choice that failed
+            raise
+        self.config = config
         self._stop_job()
         self._start_job(config)
 

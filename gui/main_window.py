@@ -171,6 +171,7 @@ class MainWindow(QMainWindow):
         c.device_stopped.connect(self._on_device_stopped)
         c.deployed.connect(self._on_deployed)
         c.rules_reloaded.connect(self.rules_panel.show_reload_result)
+        c.config_kept.connect(self._on_config_kept)
         self.rules_panel.reload_requested.connect(c.reload_rules)
         c.undeployed.connect(self._on_undeployed)
         c.webcams.connect(self.source_picker.set_webcams)
@@ -266,6 +267,15 @@ class MainWindow(QMainWindow):
         self.thing_label.setText(device.thing_name)
         self.source_picker.set_current(source_spec(device.source_description, device.config.source))
         self.setWindowTitle(f"DeepLens simulator — {device.thing_name}")
+
+    def _on_config_kept(self, config: RunConfig) -> None:
+        """A source or profile that could not be used: the pickers go back to what runs."""
+        self.profile_picker.set_current(config.profile)
+        device = self.controller.device
+        if device is not None:
+            self.source_picker.set_current(source_spec(device.source_description, device.config.source))
+        elif config.source:
+            self.source_picker.set_current(config.source)
 
     def _on_device_stopped(self) -> None:
         self.cloud_panel.set_device(None)

@@ -23,6 +23,9 @@ class SourceError(SimulatorError):
     """A camera source cannot be opened or read."""
 
 
+DEMO_HINT = "use the bundled demo clip (--source demo; 'Demo clip' in the window)"
+
+
 class ModelNotFoundError(SimulatorError):
     """A model file is missing; the hint says how to get it."""
 

@@ -15,7 +15,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from gui.app import application, dispose  # noqa: E402
-from gui.main_window import MainWindow  # noqa: E402
+from gui.main_window import MainWindow, source_spec  # noqa: E402
 from simulator.config import RunConfig  # noqa: E402
 from simulator.ipc.mqtt import MqttLink  # noqa: E402
 from tests.conftest import ROOT  # noqa: E402
@@ -159,6 +159,9 @@ def test_bad_choices_show_errors_and_keep_the_device_running(start_tiny, qtbot, 
     qtbot.waitUntil(lambda: window.banner.level == "error", timeout=WAIT_MS)
     assert "cannot open source" in window.banner.text()
     assert window.controller.device is device  # a typo does not take the running device down
+    running = source_spec(device.source_description, device.config.source)
+    qtbot.waitUntil(lambda: window.source_picker.current_spec() == running, timeout=WAIT_MS)  # not the typo
+    assert window.controller.config.source != str(tmp_path / "missing.mp4")  # a later change starts from what runs
 
     window.banner.dismiss()
     window.project_picker.set_current(str(tmp_path / "nope.py"))

@@ -19,7 +19,7 @@ import numpy as np
 from simulator.camera.base import Source
 from simulator.camera.live import LiveSource
 from simulator.camera.quiet import quiet_opencv
-from simulator.errors import SourceError
+from simulator.errors import DEMO_HINT, SourceError
 
 os.environ.setdefault("OPENCV_VIDEOIO_V4L_SELECT_TIMEOUT", "5")
 
@@ -45,7 +45,7 @@ class CaptureSource(Source):
         if frame is None:
             cap.release()
             raise SourceError(f"cannot open source {self.description}: no frame could be read",
-                              hint="check the file, or use --source demo for the bundled clip")
+                              hint=f"check the file, or {DEMO_HINT}")
         self._first, self._cap = frame, cap
         self.fps = _rate(cap) or 30.0
         self.error = None

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from simulator.camera.base import PASSED, Source
-from simulator.errors import SimulatorError, SourceError
+from simulator.errors import DEMO_HINT, SimulatorError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class LiveSource(Source):
             why = reader.error or ("stopped" if self._interrupted.is_set()
                                    else f"no frame within {self.open_timeout + self.stall_timeout:g} s")
             raise SourceError(f"{self._cannot_open()}: {why}",
-                              hint="check the device/URL, or use --source demo for the bundled clip")
+                              hint=f"check the device/URL, or {DEMO_HINT}")
         self.error = None
         # the first frame stays in the reader for the first read()
 
