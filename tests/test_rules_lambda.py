@@ -78,7 +78,8 @@ def test_handler_that_raises_runs_the_error_action(start_engine, rules_publisher
     assert json.loads(base64.b64decode(error["base64OriginalPayload"])) == {"n": 42}
     assert error["failures"] == [{"failedAction": "LambdaAction", "failedResource": ARN.format("fails"),
                                   "errorMessage": "Lambda fails raised ValueError: bad input 42"}]
-    st = status_of(engine, "buggy")
+    # counted once the republish returned: a moment after the subscriber may have the message
+    st = wait_until(lambda: (s := status_of(engine, "buggy")).error_action.succeeded and s, what="the error action")
     assert (st.actions_failed, st.error_action.succeeded) == (1, 1)
 
 
