@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EARLY_EVENTS = 20  # status events kept while the core's MQTT link is not up yet
+RECENT_LINES = 200  # Lambda output lines kept for a listener that comes late (see on_lambda_line)
 
 
 class SimulatedDevice:
@@ -79,6 +81,8 @@ class SimulatedDevice:
         self.telemetry = Telemetry(self.lambda_stats, self.project_seq)
         self.startup = StartupTracker()
         self._line_listeners: list[Callable[[str, str], None]] = []
+        self._recent_lines: deque[tuple[str, str]] = deque(maxlen=RECENT_LINES)
+        self._lines_lock = threading.Lock()
         self._event_listeners: list[Callable[[StatusEvent], None]] = []
         self._lock = threading.RLock()
         address = config.broker_address
@@ -310,11 +314,20 @@ class SimulatedDevice:
             self.startup.saw_result()
 
     def _on_line(self, kind: str, line: str) -> None:
-        for fn in list(self._line_listeners):
+        with self._lines_lock:
+            self._recent_lines.append((kind, line))
+            listeners = list(self._line_listeners)
+        for fn in listeners:
             fn(kind, line)
 
-    def on_lambda_line(self, fn: Callable[[str, str], None]) -> None:
-        self._line_listeners.append(fn)
+    def on_lambda_line(self, fn: Callable[[str, str], None], replay: bool = False) -> None:
+        """Call ``fn(kind, line)`` for each line of the Lambda's output; ``replay``: first for the last
+        ``RECENT_LINES`` it printed (a listener that came after the start still sees how it began)."""
+        with self._lines_lock:
+            backlog = list(self._recent_lines) if replay else []
+            self._line_listeners.append(fn)
+            for kind, line in backlog:
+                fn(kind, line)
 
     def on_event(self, fn: Callable[[StatusEvent], None]) -> None:
         self._event_listeners.append(fn)

@@ -149,12 +149,12 @@ def test_http_mjpeg_url_is_a_camera_source(run_device, video_file):
 def test_lambda_whose_working_thread_dies_is_restarted(run_device, subscribe, video_file):
     device, _ = run_device(project=str(LAMBDAS / "thread_crash.py"), source=str(video_file))
     lines: list[str] = []
-    device.on_lambda_line(lambda kind, line: lines.append(line))
+    device.on_lambda_line(lambda kind, line: lines.append(line), replay=True)
     status_sub = subscribe(device.mqtt_port, f"deeplens/{device.thing_name}/status")
     _, payload = status_sub.wait_for(lambda m: b'"restart"' in m[1])
     event = json.loads(payload)
     assert event["exit_code"] == 1 and "the Lambda has no working thread left" in event["error"]
-    # its traceback reaches the log: if the first crash came before this test listened, the restarted Lambda's will
+    # its traceback reaches the log (what was printed before this test listened is replayed to it)
     wait_until(lambda: any("RuntimeError: worker thread failed" in line for line in list(lines)),
                "the worker thread's traceback in the Lambda's output")
 

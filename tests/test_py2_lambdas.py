@@ -219,7 +219,7 @@ def test_python2_lambda_runs_unmodified_in_the_simulator(name, environment, run_
     device, _ = run_device(project=str(lambda_file), source="pattern:640x480@30",
                            artifacts=Path(environment["ARTIFACTS"]), env=env, cloud_port=0)
     lines: list[str] = []
-    device.on_lambda_line(lambda _kind, line: lines.append(line))
+    device.on_lambda_line(lambda _kind, line: lines.append(line), replay=True)  # it may have printed already
     sub = subscribe(device.mqtt_port, "$aws/things/+/infer")
     _, payload = sub.wait_for(lambda m: m[1].startswith(b"{"), timeout=120)
     assert same_json(json.loads(payload), case.expected), (json.loads(payload), case.expected)
