@@ -7,9 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import re
 
+from simulator.ipc.pids import pid_alive
 from tests.rules.support import CLOUD, aws_client, status_of, wait_until
 
 pytest_plugins = ["tests.rules.fixtures"]
@@ -19,14 +19,6 @@ ARN = "arn:aws:lambda:us-east-1:123456789012:function:{}"
 
 def lambda_lines(caplog, name: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == f"rules.lambda.{name}"]
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_handler_runs_warm_with_the_aws_environment(moto_env, start_engine, rules_publisher, caplog):

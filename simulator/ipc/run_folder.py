@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from simulator.errors import ConfigError
+from simulator.ipc.pids import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +51,6 @@ def runtime_root() -> Path:
     return Path(tempfile.gettempdir())
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
-
-
 def clean_stale(root: Path | None = None) -> list[Path]:
     """Remove run folders (ours, not symlinks) whose simulator process is gone; returns what was removed."""
     root = root or runtime_root()
@@ -70,7 +61,7 @@ def clean_stale(root: Path | None = None) -> list[Path]:
         return removed
     for entry in entries:
         match = _NAME.match(entry.name)
-        if not match or _alive(int(match.group(1))):
+        if not match or pid_alive(int(match.group(1))):
             continue
         try:
             st = entry.lstat()

@@ -53,6 +53,8 @@ from types import TracebackType
 
 import numpy as np
 
+from simulator.ipc.pids import pid_alive
+
 MAGIC = 0x4445_4550_4C45_4E53  # "DEEPLENS"
 HEADER_WORDS = 64
 HEADER_BYTES = HEADER_WORDS * 8
@@ -259,17 +261,7 @@ class SharedSlot:
     def _held(self, b: int) -> bool:
         """Does a living process hold buffer ``b``? (A lessee that died holds nothing.)"""
         pid = int(self._header[_LEASE + b])
-        if pid <= 0:
-            return False
-        if pid == os.getpid():
-            return True
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return pid == os.getpid() or pid_alive(pid)
 
     def _claim(self, newest: int, generation: int) -> int:
         """The buffer the next value goes into, marked as being written (``generation``, odd): the oldest that is

@@ -21,6 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from simulator.ipc.pids import pid_alive
+
 KVS_FOLDER = "kinesis-video"
 SEGMENT_SUFFIX = ".mp4"
 STATUS_PREFIX = ".recorder-"
@@ -161,18 +163,6 @@ def write_status(folder: Path, status: RecorderStatus) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def read_statuses(folder: Path, *, live_only: bool = True) -> list[RecorderStatus]:
