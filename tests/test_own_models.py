@@ -10,18 +10,14 @@ paddlepaddle wheel is needed). TFLite writing needs tensorflow, so the TFLite ca
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
 import shutil
 import socket
 import struct
-import threading
 from pathlib import Path
 
 import cv2
 import numpy as np
-import openvino as ov
-import openvino.opset13 as ops
 import pytest
 import skimage.data
 
@@ -31,6 +27,9 @@ from simulator.inference import omz
 from simulator.ipc import context
 from simulator.ipc import process as runtime_state
 from tests.support.needs import unavailable
+from tests.support.tiny_ir import save_mean_ir
+
+pytest_plugins = ["tests.support.omz_server"]
 
 ART = "/opt/awscam/artifacts/"
 BGR_TO_GRAY = np.array([0.114, 0.587, 0.299], np.float32)
@@ -65,16 +64,6 @@ def only_output(result: dict) -> np.ndarray:
 
 
 # --- model builders --------------------------------------------------------------------------------------------
-
-def save_mean_ir(folder: Path, name: str, size: int = 16, fp16: bool = False) -> Path:
-    """IR: NCHW image -> per-channel mean [1, 3] (output "means")."""
-    image = ops.parameter([1, 3, size, size], np.float32, name="data")
-    mean = ops.reduce_mean(image, np.array([2, 3], dtype=np.int64), keep_dims=False)
-    mean.output(0).get_tensor().set_names({"means"})
-    xml = folder / f"{name}.xml"
-    ov.save_model(ov.Model([mean], [image], name), str(xml), compress_to_fp16=fp16)
-    return xml
-
 
 def save_gray_onnx(path: Path, hw=(16, 16)) -> Path:
     """ONNX: a 1x1 Conv with BGR->gray weights, then GlobalAveragePool -> the mean grey level [1, 1, 1, 1]."""
@@ -296,48 +285,6 @@ def test_mo_optimize_mxnet_symbol_without_params_says_what_is_missing(device, ca
 
 
 # --- Open Model Zoo ----------------------------------------------------------------------------------------------
-
-class OmzServer:
-    """A local HTTP server with OMZ's storage layout below /models_bin/1; records the paths asked for."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def __init__(self, *args, **kwargs):
-                super().__init__(*args, directory=str(root), **kwargs)
-
-            def do_GET(self):  # noqa: N802
-                outer.requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, *args):
-                pass
-
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._httpd.server_address[1]}/models_bin/1"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    def publish(self, name: str, precision: str, size: int = 16) -> Path:
-        folder = self.root / "models_bin" / "1" / name / precision
-        folder.mkdir(parents=True, exist_ok=True)
-        return save_mean_ir(folder, name, size=size, fp16=precision.startswith("FP16"))
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-@pytest.fixture
-def omz_server(tmp_path, monkeypatch):
-    server = OmzServer(tmp_path / "omz")
-    monkeypatch.setenv(omz.ENV_URL, server.url)
-    yield server
-    server.stop()
-
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
