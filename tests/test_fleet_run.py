@@ -19,6 +19,7 @@ from simulator.fleet.runner import Fleet, FleetOptions
 from simulator.fleet.watcher import FleetWatcher
 from tests.conftest import ROOT
 from tests.support.needs import unavailable
+from tests.support.waits import wait_for_value
 
 LAMBDA = str(ROOT / "tests/lambdas/style2018")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -38,13 +39,7 @@ def get_bytes(url: str) -> bytes | None:
 
 
 def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.2)
-    pytest.fail(f"{what}: not within {timeout} s")
+    return wait_for_value(predicate, timeout, what, every=0.2)
 
 
 @pytest.fixture(scope="module")

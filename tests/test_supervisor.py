@@ -7,7 +7,6 @@ import logging
 import os
 import re
 import threading
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -21,19 +20,14 @@ from simulator.ipc.slot import SharedSlot
 from simulator.ipc.stats import StatsReader
 from simulator.runtime.process_tree import MARKER_VARIABLE
 from simulator.runtime.supervisor import LambdaSupervisor
+from tests.support.waits import wait_for_value
 
 MISBEHAVING = Path(__file__).parent / "lambdas" / "misbehaving"
 WAIT = 60.0
 
 
 def wait_until(predicate, timeout: float = WAIT, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
+    return wait_for_value(predicate, timeout, what)
 
 
 class Run:

@@ -347,7 +347,8 @@ class SharedSlot:
             self._leave()
 
     def note_copied_read(self) -> None:
-        """A reader in the writer's own process (it reads no slot) counts as a reader that copies."""
+        """A read in the writer's own process that may not read the slot (the camera's viewers reuse the frame they
+        copied while it is the newest) counts as a reader that copies."""
         if self._enter():
             try:
                 self._header[_COPIED_NS] = time.monotonic_ns()
@@ -363,7 +364,7 @@ class SharedSlot:
         try:
             h, pid = self._header, os.getpid()  # (not cached: a Lambda's forked child is a lessee of its own)
             if len(self._leases) >= MAX_LEASES or any(
-                    int(h[_LEASE + x]) not in (0, _DIRTY, pid) and self._held(x) for x in range(BUFFERS)):
+                    int(h[_LEASE + x]) != pid and self._held(x) for x in range(BUFFERS)):
                 return None  # one lessee at a time: the writer keeps a free buffer
             try:
                 got = self._newest()

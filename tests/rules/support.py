@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from simulator.ipc.mqtt import disconnect_and_stop
 from simulator.rules import RulesEngine, RuleStatus
+from tests.support.waits import wait_for_value
 
 HERE = Path(__file__).resolve().parent
 CLOUD = HERE / "cloud"  # local Lambda handlers used by the tests
@@ -22,14 +21,7 @@ CLOUD = HERE / "cloud"  # local Lambda handlers used by the tests
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     """The first truthy value of ``predicate()``; fails the test after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
+    return wait_for_value(predicate, timeout, what, every=0.02)
 
 
 class Publisher:

@@ -11,21 +11,20 @@ import pytest
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Poll ``predicate`` every 20 ms; fail the test naming ``what`` if it is not true within ``timeout`` s."""
+def wait_for_value(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition",
+                   every: float = 0.05) -> T:
+    """``predicate()``'s first true value, polled every ``every`` s; fail the test naming ``what`` if none comes
+    within ``timeout`` s."""
     deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for: {what}")
-        time.sleep(0.02)
-
-
-def wait_for_value(predicate: Callable[[], T], timeout: float = 10.0) -> T:
-    """``predicate()``'s first true value, polled every 50 ms; fail the test if none comes within ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         got = predicate()
         if got:
             return got
-        time.sleep(0.05)
-    pytest.fail("condition not met in time")
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for: {what} (within {timeout:g} s)")
+        time.sleep(every)
+
+
+def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Poll ``predicate`` every 20 ms; fail the test naming ``what`` if it is not true within ``timeout`` s."""
+    wait_for_value(predicate, timeout, what, every=0.02)
