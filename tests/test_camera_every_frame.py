@@ -12,6 +12,7 @@ from simulator.camera.camera import Camera
 from simulator.camera.capture import StreamSource
 from simulator.camera.sources import open_source
 from simulator.ipc.frames import FrameSlot
+from simulator.ipc.slot import SharedSlot
 from simulator.profiles import load_profile
 from tests.support.mjpeg_server import MjpegServer
 from tests.support.waits import wait_until
@@ -60,6 +61,31 @@ def test_a_reader_that_always_waits_gets_every_frame_once(tmp_path, video_file):
     finally:
         camera.stop()
     assert got == list(range(1, 31))
+
+
+def test_a_read_that_beats_the_cameras_own_bookkeeping_still_counts(tmp_path, video_file, monkeypatch):
+    """The Lambda may read a frame the moment it is published, before the camera's write has returned. That read
+    is a read of the new frame: the camera goes on to the next one without waiting for another read (it did wait,
+    and a run with --every-frame lost the overlap of decoding and inference on about every other frame)."""
+    reader = None
+    real_write = SharedSlot.write_with
+
+    def write_then_read(self, *args, **kwargs):
+        seq = real_write(self, *args, **kwargs)
+        if seq == 2 and reader is not None:
+            reader.read()  # published, and read before the write returns
+        return seq
+    monkeypatch.setattr(SharedSlot, "write_with", write_then_read)
+    camera = Camera(open_source(str(video_file)), load_profile("host").camera, tmp_path / "frames", every_frame=True)
+    camera.start()
+    try:
+        reader = FrameSlot.attach(tmp_path / "frames")
+        assert reader.read().index == 1  # the camera makes frame 2, which the hook reads as it is published
+        wait_until(lambda: camera.stats.published >= 3, "frame 3, made with no further read")
+        reader.close()
+    finally:
+        camera.stop()
+    assert camera.stats.published == 3  # and not frame 4: nobody read frame 3
 
 
 def test_a_live_source_plays_live_and_says_why(tmp_path, caplog):

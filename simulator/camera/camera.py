@@ -114,7 +114,6 @@ class Camera:
         self.source, self.spec, self.slot_path = source, spec, Path(slot_path)
         self.realtime = realtime
         self.every_frame = every_frame
-        self._made_ns = 0  # when the newest frame was complete in the slot (monotonic ns)
         self.slot: FrameSlot | None = None
         self._latest: Frame | None = None
         self._local_reads = ReadClock()  # reads of ``latest`` in this process (viewers, thumbnails)
@@ -193,7 +192,6 @@ class Camera:
         w, h = self._size
         self.slot.write_with(lambda view: fit_to_format(image, w, h, out=view) is view, (h, w, 3), time.time_ns())
         self._published += 1
-        self._made_ns = time.monotonic_ns()
         self._took()
 
     def _publish_next(self) -> str | None:
@@ -218,7 +216,6 @@ class Camera:
         if self.slot.write_with(fill, (h, w, 3), time.time_ns()) is None:
             return why[0] if why else f"no frame from {self.source.description}"
         self._published += 1
-        self._made_ns = time.monotonic_ns()
         self._took()
         return None
 
@@ -291,7 +288,7 @@ class Camera:
         is expected back, then every millisecond)."""
         assert self.slot is not None
         notes, newest = self.slot.reader_notes(), self.slot.seq
-        if any(n.read_ns > self._made_ns or n.waiting_seq == newest for n in notes):  # read it, or waits past it
+        if any(n.read_ns > self.slot.made_ns or n.waiting_seq == newest for n in notes):  # read it, or waits past it
             return True, 0.0
         soonest = min((n.expected_ns for n in notes), default=0) - time.monotonic_ns()
         return False, min(max(soonest / 1e9, 0.001), 0.05)

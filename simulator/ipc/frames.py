@@ -108,8 +108,14 @@ class FrameSlot:
     def write(self, image: np.ndarray, timestamp_ns: int | None = None) -> int:
         h, w = image.shape[:2]
         c = image.shape[2] if image.ndim == 3 else 1
-        self._made_ns = time.monotonic_ns()
-        return self._slot.write(image, meta=(h, w, c), timestamp_ns=timestamp_ns)
+        raw = np.ascontiguousarray(image, dtype=np.uint8).reshape(-1)
+
+        def copy(buf: np.ndarray) -> bool:
+            buf.reshape(-1)[:] = raw
+            return True
+        seq = self.write_with(copy, (h, w, c), timestamp_ns)
+        assert seq is not None
+        return seq
 
     def write_with(self, fill: Callable[[np.ndarray], bool], shape: tuple[int, int, int],
                    timestamp_ns: int | None = None) -> int | None:
@@ -118,9 +124,17 @@ class FrameSlot:
         h, w, c = shape
 
         def view(buf: np.ndarray) -> bool:
-            return fill(buf.reshape(shape))
-        self._made_ns = time.monotonic_ns()
+            if not fill(buf.reshape(shape)):
+                return False
+            self._made_ns = time.monotonic_ns()  # before the frame is published: every read of it comes later
+            return True
         return self._slot.write_with(view, h * w * c, meta=(h, w, c), timestamp_ns=timestamp_ns)
+
+    @property
+    def made_ns(self) -> int:
+        """When the newest frame made here was complete (monotonic ns; 0: none yet). A reader's note with a later
+        read read that frame (or a newer one)."""
+        return self._made_ns
 
     def wanted(self, interval_s: float, also: Sequence[ReaderNote] = (), now_ns: int | None = None) -> bool:
         """Will someone read the frame the camera has now (the next one comes ``interval_s`` later)? ``also``:
