@@ -130,7 +130,7 @@ def _power(_m: Message, x: Any, y: Any) -> Any:
     if a is UNDEFINED or b is UNDEFINED:
         return UNDEFINED
     try:
-        return float(math.pow(a, b))
+        return whole(math.pow(a, b))  # a Decimal in double precision; a whole one is an Int (SQL 2016-03-23)
     except (OverflowError, ValueError):
         return UNDEFINED
 
