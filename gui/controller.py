@@ -21,7 +21,7 @@ from simulator.config import RunConfig
 from simulator.core import SimulatedDevice
 from simulator.errors import SimulatorError
 from simulator.ipc.mqtt import MqttLink
-from simulator.ipc.topics import device_filters
+from simulator.ipc.topics import device_filters, is_report
 from simulator.message_log import keep
 from simulator.profiles import load_profile
 from simulator.projects import DEFAULT_PROJECT, Project, resolve_project
@@ -198,10 +198,12 @@ class DeviceController(QObject):
         device = self.device
         if not self.topic_filter or device is None:
             return
-        own = device_filters(device.thing_name)
+        thing = device.thing_name
+        own = device_filters(thing)
 
         def on_message(topic: str, payload: bytes) -> None:
-            if not any(topic_matches_sub(f, topic) for f in own):  # those come through device.messages
+            # the device's own messages come through device.messages; the simulator's reports do not
+            if is_report(thing, topic) or not any(topic_matches_sub(f, topic) for f in own):
                 self.messages.push(keep(0, topic, payload))
 
         try:

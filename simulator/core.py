@@ -35,7 +35,7 @@ from simulator.ipc.project_stream import CAPACITY as PROJECT_CAPACITY
 from simulator.ipc.run_folder import RunFolder, clean_stale
 from simulator.ipc.slot import SharedSlot
 from simulator.ipc.stats import StatsReader
-from simulator.ipc.topics import device_filters, infer_topic, status_topic
+from simulator.ipc.topics import device_filters, infer_topic, is_report, status_topic
 from simulator.message_log import MessageLog
 from simulator.paths import data_dir, default_artifacts_dir
 from simulator.profiles import load_profile
@@ -305,8 +305,8 @@ class SimulatedDevice:
         return sum(int(stats.get(k) or 0) for k in keys) + self.project_seq()
 
     def _log_message(self, topic: str, payload: bytes) -> None:
-        """The device's messages for the viewers, but for its own thumbnails (binary JPEGs for the fleet view)."""
-        if not topic.endswith("/thumbnail"):
+        """The device's messages for the viewers, but for the simulator's own reports (see ``is_report``)."""
+        if not is_report(self.thing_name, topic):
             self.messages.add(topic, payload)
 
     def _on_message(self, msg) -> None:

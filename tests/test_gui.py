@@ -249,7 +249,7 @@ def test_run_gui_runs_for_the_duration_and_stops_everything(tiny_artifacts, vide
     assert {c.pid for c in me.children(recursive=True)} <= before
 
 
-def test_rules_and_cloud_tabs_show_the_cloud_half(start_tiny, qtbot, tmp_path):
+def test_rules_and_cloud_tabs_show_the_cloud_half(start_tiny, qtbot, tmp_path, subscribe):
     rules = tmp_path / "rules.yaml"
     rules.write_text(
         "rules:\n"
@@ -261,6 +261,16 @@ def test_rules_and_cloud_tabs_show_the_cloud_half(start_tiny, qtbot, tmp_path):
     qtbot.waitUntil(lambda: window.rules_panel.table.rowCount() == 1
                     and int(window.rules_panel.table.item(0, 2).text()) > 0, timeout=WAIT_MS)
     assert window.rules_panel.table.item(0, 0).text() == "colours_to_s3"
+    # the rules' status list goes out on MQTT, but the Messages tab keeps to the device's messages: the Rules tab
+    # shows it; a filter typed for it shows it there too
+    device = window.controller.device
+    status = subscribe(device.mqtt_port, f"deeplens/{device.thing_name}/rules")
+    status.wait_for(lambda m: m[1].startswith(b"[{"), timeout=30)
+    qtbot.waitUntil(lambda: any(t.endswith("/infer") for t in window.inspector.topics()), timeout=WAIT_MS)
+    assert not [t for t in window.inspector.topics() if "/rules" in t]
+    qtbot.keyClicks(window.inspector.filter, "deeplens/+/rules")
+    qtbot.keyClick(window.inspector.filter, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: f"deeplens/{device.thing_name}/rules" in window.inspector.topics(), timeout=WAIT_MS)
     assert "s3 → colour-log" in window.rules_panel.table.item(0, 0).toolTip()  # where its action writes
     assert '"style"' in window.rules_panel.table.item(0, 5).text()  # the last output
     # a bad edit is refused on reload: the running rule stays, and the tab says why
