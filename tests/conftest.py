@@ -54,6 +54,31 @@ def video_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def start_broker():
+    """``start_broker(hosted_things=(), **BrokerSettings fields)``: a started embedded broker, on a free loopback port
+    unless told otherwise (every one is stopped after the test)."""
+    from simulator.broker.embedded import EmbeddedBroker
+    from simulator.broker.settings import BrokerSettings
+
+    made: list[EmbeddedBroker] = []
+
+    def make(hosted_things=(), **settings) -> EmbeddedBroker:
+        settings.setdefault("port", 0)
+        made.append(EmbeddedBroker.from_settings(BrokerSettings(**settings), hosted_things).start())
+        return made[-1]
+
+    yield make
+    for b in reversed(made):
+        b.stop()
+
+
+@pytest.fixture
+def broker(start_broker):
+    """A started embedded broker with the default settings, on a free loopback port."""
+    return start_broker()
+
+
 class Subscriber:
     """A real paho-mqtt client that records what arrives on a topic filter."""
 

@@ -15,13 +15,6 @@ from simulator.errors import PortInUseError
 from simulator.ipc.mqtt import MqttLink, disconnect_and_stop
 
 
-@pytest.fixture
-def broker():
-    b = EmbeddedBroker("127.0.0.1", 0).start()
-    yield b
-    b.stop()
-
-
 def test_port_zero_picks_a_free_port_on_loopback(broker):
     assert broker.port > 0
     with socket.create_connection(("127.0.0.1", broker.port), timeout=5):

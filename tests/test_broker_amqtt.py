@@ -16,17 +16,9 @@ import pytest
 from amqtt.broker import Broker
 
 from simulator.broker import amqtt_review
-from simulator.broker.embedded import EmbeddedBroker
 from simulator.broker.hardened import HardenedBroker
 from tests.conftest import ROOT
 from tests.test_broker_auth import eventually
-
-
-@pytest.fixture
-def broker():
-    b = EmbeddedBroker("127.0.0.1", 0).start()
-    yield b
-    b.stop()
 
 
 def test_the_embedded_broker_is_amqtt_in_a_process_of_its_own(broker):

@@ -30,22 +30,8 @@ def password_file(tmp_path):
     return path
 
 
-@pytest.fixture
-def broker():
-    made: list[EmbeddedBroker] = []
-
-    def make(hosted_things=(), **settings) -> EmbeddedBroker:
-        settings.setdefault("port", 0)
-        made.append(EmbeddedBroker.from_settings(BrokerSettings(**settings), hosted_things).start())
-        return made[-1]
-
-    yield make
-    for b in made:
-        b.stop()
-
-
-def test_wrong_or_absent_credentials_are_refused_and_counted(broker, clients, password_file):
-    b = broker(password_file=password_file)
+def test_wrong_or_absent_credentials_are_refused_and_counted(start_broker, clients, password_file):
+    b = start_broker(password_file=password_file)
     assert clients(b.port, "thing_a", "wrong").connack == "Bad user name or password"  # CONNACK 4
     assert clients(b.port, "nobody", "pw-a").connack == "Bad user name or password"
     assert clients(b.port).connack == "Not authorized"  # CONNACK 5: anonymous, a password file is in use
@@ -54,8 +40,8 @@ def test_wrong_or_absent_credentials_are_refused_and_counted(broker, clients, pa
     assert stats.refused_auth == 3 and stats.accepted == 1
 
 
-def test_a_thing_user_publishes_only_to_its_own_topics(broker, clients, password_file):
-    b = broker(password_file=password_file)
+def test_a_thing_user_publishes_only_to_its_own_topics(start_broker, clients, password_file):
+    b = start_broker(password_file=password_file)
     teacher = clients(b.port, "teacher", "pw-t")
     assert teacher.subscribe("$aws/things/#") == [1] and teacher.subscribe("#") == [1]
     thing = clients(b.port, "thing_a", "pw-a")
@@ -71,8 +57,8 @@ def test_a_thing_user_publishes_only_to_its_own_topics(broker, clients, password
     assert b.stats().refused_acl == 2
 
 
-def test_an_instructor_publishes_anywhere(broker, clients, password_file):
-    b = broker(password_file=password_file)
+def test_an_instructor_publishes_anywhere(start_broker, clients, password_file):
+    b = start_broker(password_file=password_file)
     watcher = clients(b.port, "thing_a", "pw-a")
     watcher.subscribe("$aws/things/+/infer")
     teacher = clients(b.port, "teacher", "pw-t")
@@ -82,8 +68,8 @@ def test_an_instructor_publishes_anywhere(broker, clients, password_file):
     assert not teacher.disconnected.is_set()
 
 
-def test_on_loopback_anonymous_clients_may_not_publish_as_a_hosted_thing(broker, clients):
-    b = broker(hosted_things=["lens_1"])
+def test_on_loopback_anonymous_clients_may_not_publish_as_a_hosted_thing(start_broker, clients):
+    b = start_broker(hosted_things=["lens_1"])
     viewer = clients(b.port)
     assert viewer.subscribe("$aws/things/+/infer") == [1] and viewer.subscribe("#") == [1]
     intruder = clients(b.port)
@@ -106,8 +92,8 @@ def test_on_loopback_anonymous_clients_may_not_publish_as_a_hosted_thing(broker,
     assert b.stats().refused_acl == 2 and b.stats().refused_auth == 1
 
 
-def test_issued_instructor_credentials_for_a_service(broker, clients):
-    b = broker(hosted_things=["lens_1"])
+def test_issued_instructor_credentials_for_a_service(start_broker, clients):
+    b = start_broker(hosted_things=["lens_1"])
     user, password = b.issue_credentials("rules-engine", role="instructor")
     viewer = clients(b.port)
     viewer.subscribe("$aws/things/lens_1/#")
@@ -155,7 +141,7 @@ def _users(*argv: str, stdin: str = "") -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def test_users_command_manages_the_file_the_broker_reads(tmp_path, broker, clients):
+def test_users_command_manages_the_file_the_broker_reads(tmp_path, start_broker, clients):
     path = tmp_path / "broker" / "passwd"
     assert _users("add", "lens_7", "--password-stdin", "--file", str(path), stdin="s3cret\n")[0] == 0
     code, out = _users("add", "teacher", "--instructor", "--generate", "--file", str(path))
@@ -164,7 +150,7 @@ def test_users_command_manages_the_file_the_broker_reads(tmp_path, broker, clien
     assert (path.stat().st_mode & 0o777) == 0o600
     code, out = _users("list", "--file", str(path))
     assert "lens_7" in out and "teacher" in out and "instructor" in out and "2 user(s)" in out
-    b = broker(password_file=path)
+    b = start_broker(password_file=path)
     assert clients(b.port, "lens_7", "s3cret").accepted and clients(b.port, "teacher", generated).accepted
     assert _users("remove", "lens_7", "--file", str(path))[0] == 0
     assert _users("remove", "lens_7", "--file", str(path))[0] == 2
@@ -183,9 +169,9 @@ def certificate(tmp_path_factory):
     return folder / "cert.pem", folder / "key.pem"
 
 
-def test_mqtt_over_tls_beside_plain_tcp(broker, clients, certificate):
+def test_mqtt_over_tls_beside_plain_tcp(start_broker, clients, certificate):
     cert, key = certificate
-    b = broker(tls_port=0, tls_cert=cert, tls_key=key)
+    b = start_broker(tls_port=0, tls_cert=cert, tls_key=key)
     assert b.tls_port and b.tls_port != b.port
     secure = clients(b.tls_port, tls_ca=str(cert))
     assert secure.accepted and secure.subscribe("tls/#") == [1]
@@ -194,27 +180,27 @@ def test_mqtt_over_tls_beside_plain_tcp(broker, clients, certificate):
     assert eventually(lambda: secure.messages == [("tls/hello", b"over plain TCP")])
 
 
-def test_tls_only_and_a_bad_key_is_a_clear_error(broker, clients, certificate, tmp_path):
+def test_tls_only_and_a_bad_key_is_a_clear_error(start_broker, clients, certificate, tmp_path):
     cert, key = certificate
-    b = broker(port=None, tls_port=0, tls_cert=cert, tls_key=key, connect_timeout=0.5)
+    b = start_broker(port=None, tls_port=0, tls_cert=cert, tls_key=key, connect_timeout=0.5)
     assert clients(b.tls_port, tls_ca=str(cert)).accepted
     with socket.create_connection(("127.0.0.1", b.tls_port), timeout=10) as silent:  # no TLS handshake
         assert silent.recv(100) == b""
     bad = tmp_path / "bad.pem"
     bad.write_text("not a key")
     with pytest.raises(ConfigError, match="cannot load the broker's TLS certificate"):
-        broker(tls_port=0, tls_cert=cert, tls_key=bad)
+        start_broker(tls_port=0, tls_cert=cert, tls_key=bad)
 
 
-def test_a_broker_that_refuses_the_credentials_gets_a_hint_about_them(broker, password_file, tmp_path, monkeypatch,
-                                                                      video_file, tiny_artifacts):
+def test_a_broker_that_refuses_the_credentials_gets_a_hint_about_them(start_broker, password_file, tmp_path,
+                                                                      monkeypatch, video_file, tiny_artifacts):
     from simulator.config import RunConfig
     from simulator.core import SimulatedDevice
     from simulator.errors import SimulatorError
     from tests.conftest import ROOT
 
     monkeypatch.setenv("DEEPLENS_SIM_HOME", str(tmp_path / "home"))
-    b = broker(password_file=password_file)
+    b = start_broker(password_file=password_file)
     config = RunConfig(project=str(ROOT / "tests/lambdas/style2018"), source=str(video_file), artifacts=tiny_artifacts,
                        broker=f"127.0.0.1:{b.port}", thing_name="thing_a", broker_username="thing_a",
                        broker_password="wrong", http_port=0, cloud_port=0)

@@ -9,27 +9,10 @@ import socket
 import struct
 import time
 
-import pytest
-
-from simulator.broker.embedded import EmbeddedBroker
 from simulator.broker.passwords import PasswordFile
-from simulator.broker.settings import BrokerSettings
 from tests.support.broker_clients import eventually
 from tests.support.mqtt_packets import publish_packet, remaining_length, subscribe_packet, text_field
 from tests.test_broker_limits import closed, raw_client, still_serves
-
-
-@pytest.fixture
-def broker():
-    made: list[EmbeddedBroker] = []
-
-    def make(**settings) -> EmbeddedBroker:
-        made.append(EmbeddedBroker.from_settings(BrokerSettings(port=0, **settings)).start())
-        return made[-1]
-
-    yield make
-    for b in made:
-        b.stop()
 
 
 def read_packets(sock: socket.socket, within: float = 2.0) -> list[tuple[int, bytes]]:
@@ -59,8 +42,8 @@ def read_packets(sock: socket.socket, within: float = 2.0) -> list[tuple[int, by
     return packets
 
 
-def test_a_clean_session_takeover_closes_the_old_connection_and_sends_its_will(broker, subscribe):
-    b = broker()
+def test_a_clean_session_takeover_closes_the_old_connection_and_sends_its_will(start_broker, subscribe):
+    b = start_broker()
     wills = subscribe(b.port, "wills/#")
     old = raw_client(b.port, "twin", will=("wills/twin", b"old one gone"))
     new = raw_client(b.port, "twin")  # clean session: amqtt kept the old socket open, subscribed to nothing
@@ -73,12 +56,12 @@ def test_a_clean_session_takeover_closes_the_old_connection_and_sends_its_will(b
     assert b.stats().takeovers == 1 and b.stats().clients == 2  # the will subscriber and the new twin
 
 
-def test_a_refused_client_cannot_take_a_connected_client_id_over(broker, tmp_path):
+def test_a_refused_client_cannot_take_a_connected_client_id_over(start_broker, tmp_path):
     path = tmp_path / "passwd"
     users = PasswordFile(path)
     users.set("lens", "right")
     users.save()
-    b = broker(password_file=path)
+    b = start_broker(password_file=path)
     owner = socket.create_connection(("127.0.0.1", b.port), timeout=10)
     login = text_field("lens") + text_field("right")
     body = text_field("MQTT") + bytes((4, 0xC2)) + struct.pack("!H", 60) + text_field("shared-id") + login
@@ -95,8 +78,8 @@ def test_a_refused_client_cannot_take_a_connected_client_id_over(broker, tmp_pat
     assert b.stats().takeovers == 0 and b.stats().refused_auth == 1
 
 
-def test_qos2_publishes_that_never_get_their_pubrel_are_bounded(broker, subscribe):
-    b = broker(max_inflight_per_client=20)
+def test_qos2_publishes_that_never_get_their_pubrel_are_bounded(start_broker, subscribe):
+    b = start_broker(max_inflight_per_client=20)
     sub = subscribe(b.port, "q2/#")
     sock = raw_client(b.port, "no-pubrel")
     sock.sendall(b"".join(publish_packet("q2/x", b"%d" % i, 2, i + 1) for i in range(30)))
@@ -107,8 +90,8 @@ def test_qos2_publishes_that_never_get_their_pubrel_are_bounded(broker, subscrib
     assert still_serves(b.port)
 
 
-def test_a_subscriber_that_never_acknowledges_is_disconnected_once_its_queue_is_full(broker, subscribe):
-    b = broker(max_inflight_per_client=5, max_queued_per_client=20)
+def test_a_subscriber_that_never_acknowledges_is_disconnected_once_its_queue_is_full(start_broker, subscribe):
+    b = start_broker(max_inflight_per_client=5, max_queued_per_client=20)
     healthy = subscribe(b.port, "ack/#")
     deaf = raw_client(b.port, "no-puback")
     deaf.sendall(subscribe_packet("ack/#", qos=1))
@@ -125,8 +108,8 @@ def test_a_subscriber_that_never_acknowledges_is_disconnected_once_its_queue_is_
     assert b.stats().slow_consumer_disconnects == 1
 
 
-def test_retained_messages_go_only_to_matching_subscriptions(broker, clients):
-    b = broker()
+def test_retained_messages_go_only_to_matching_subscriptions(start_broker, clients):
+    b = start_broker()
     keeper = clients(b.port)
     keeper.subscribe("lens/#")
     clients(b.port).publish("lens/state", b"on")  # QoS 1, retained below
@@ -140,8 +123,8 @@ def test_retained_messages_go_only_to_matching_subscriptions(broker, clients):
     assert newcomer.messages == [] and other.messages == []
 
 
-def test_qos_is_downgraded_and_overlapping_subscriptions_deliver_once(broker):
-    b = broker()
+def test_qos_is_downgraded_and_overlapping_subscriptions_deliver_once(start_broker):
+    b = start_broker()
     sub = raw_client(b.port, "overlap")
     sub.sendall(subscribe_packet("dup/#", qos=1) + subscribe_packet("dup/x", qos=1, pid=2))
     assert [p[0] for p in read_packets(sub, 0.5)] == [0x90, 0x90]

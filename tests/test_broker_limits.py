@@ -11,8 +11,7 @@ import paho.mqtt.client as mqtt
 import psutil
 import pytest
 
-from simulator.broker.embedded import EmbeddedBroker, fit_connections
-from simulator.broker.settings import BrokerSettings
+from simulator.broker.embedded import fit_connections
 from simulator.ipc.mqtt import disconnect_and_stop
 from tests.support.mqtt_packets import (
     connect_packet,
@@ -44,23 +43,6 @@ def closed(sock: socket.socket, within: float = 5.0) -> bool:
     return False
 
 
-def start(**settings) -> EmbeddedBroker:
-    return EmbeddedBroker.from_settings(BrokerSettings(port=0, **settings)).start()
-
-
-@pytest.fixture
-def broker():
-    made: list[EmbeddedBroker] = []
-
-    def make(**settings) -> EmbeddedBroker:
-        made.append(start(**settings))
-        return made[-1]
-
-    yield make
-    for b in made:
-        b.stop()
-
-
 def still_serves(port: int) -> bool:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{time.monotonic_ns()}")
     ok = threading.Event()
@@ -73,8 +55,8 @@ def still_serves(port: int) -> bool:
         disconnect_and_stop(client)
 
 
-def test_oversize_publish_is_refused_when_its_header_arrives(broker):
-    b = broker()
+def test_oversize_publish_is_refused_when_its_header_arrives(start_broker):
+    b = start_broker()
     sock = raw_client(b.port, "big")
     sock.sendall(b"\x30\xff\xff\xff\x7f" + b"\x00\x05topic")  # announces 268,435,455 bytes, sends 7
     assert closed(sock)
@@ -82,8 +64,8 @@ def test_oversize_publish_is_refused_when_its_header_arrives(broker):
     assert still_serves(b.port)
 
 
-def test_payload_over_the_limit_is_refused_and_under_it_delivered(broker, subscribe):
-    b = broker(max_packet_bytes=2048)
+def test_payload_over_the_limit_is_refused_and_under_it_delivered(start_broker, subscribe):
+    b = start_broker(max_packet_bytes=2048)
     sub = subscribe(b.port, "sizes/#")
     sock = raw_client(b.port, "sizer")
     sock.sendall(publish_packet("sizes/ok", b"a" * 2048))
@@ -93,8 +75,8 @@ def test_payload_over_the_limit_is_refused_and_under_it_delivered(broker, subscr
     assert b.stats().oversize == 1 and [t for t, _ in sub.messages] == ["sizes/ok"]
 
 
-def test_silent_and_half_connect_sockets_are_closed(broker):
-    b = broker(connect_timeout=0.5)
+def test_silent_and_half_connect_sockets_are_closed(start_broker):
+    b = start_broker(connect_timeout=0.5)
     silent = raw_client(b.port)
     half = raw_client(b.port)
     half.sendall(connect_packet("half")[:9])
@@ -102,8 +84,8 @@ def test_silent_and_half_connect_sockets_are_closed(broker):
     assert b.stats().timeouts == 2 and b.stats().connections == 0
 
 
-def test_sockets_beyond_max_connections_are_closed_at_once(broker):
-    b = broker(max_connections=5, connect_timeout=30)
+def test_sockets_beyond_max_connections_are_closed_at_once(start_broker):
+    b = start_broker(max_connections=5, connect_timeout=30)
     held = [raw_client(b.port) for _ in range(5)]
     extra = [raw_client(b.port) for _ in range(20)]
     assert all(closed(s, within=5) for s in extra)
@@ -114,7 +96,7 @@ def test_sockets_beyond_max_connections_are_closed_at_once(broker):
     assert still_serves(b.port)  # room again once they are gone
 
 
-def test_open_files_limit_is_raised_to_fit_the_connections(broker):
+def test_open_files_limit_is_raised_to_fit_the_connections(start_broker):
     resource = pytest.importorskip("resource")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < 4000:
@@ -124,15 +106,15 @@ def test_open_files_limit_is_raised_to_fit_the_connections(broker):
         assert fit_connections(1000) == 1000
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= 1000
         resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
-        b = broker(max_connections=3000)  # its process starts with 512 and makes room for its own sockets
+        b = start_broker(max_connections=3000)  # its process starts with 512 and makes room for its own sockets
         child_soft = psutil.Process(b._process.pid).rlimit(psutil.RLIMIT_NOFILE)[0]  # noqa: SLF001
         assert child_soft >= 3000 and resource.getrlimit(resource.RLIMIT_NOFILE)[0] == 512  # ours is untouched
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_keepalive_is_enforced_and_the_will_is_sent(broker, subscribe):
-    b = broker()
+def test_keepalive_is_enforced_and_the_will_is_sent(start_broker, subscribe):
+    b = start_broker()
     sub = subscribe(b.port, "wills/#")
     sock = raw_client(b.port, "sleepy", keepalive=1, will=("wills/sleepy", b"gone"))
     assert closed(sock, within=6)  # 1.5 x 1 s, checked twice a second
@@ -140,8 +122,8 @@ def test_keepalive_is_enforced_and_the_will_is_sent(broker, subscribe):
     assert b.stats().timeouts == 1
 
 
-def test_publish_to_a_reserved_dollar_topic_disconnects_instead_of_leaving_a_zombie(broker, subscribe):
-    b = broker()
+def test_publish_to_a_reserved_dollar_topic_disconnects_instead_of_leaving_a_zombie(start_broker, subscribe):
+    b = start_broker()
     sys_sub = subscribe(b.port, "$SYS/#")
     sock = raw_client(b.port, "forger")
     sock.sendall(publish_packet("$SYS/forged", b"x"))
@@ -152,8 +134,8 @@ def test_publish_to_a_reserved_dollar_topic_disconnects_instead_of_leaving_a_zom
     assert still_serves(b.port)
 
 
-def test_malformed_packets_close_the_connection(broker):
-    b = broker()
+def test_malformed_packets_close_the_connection(start_broker):
+    b = start_broker()
     first_not_connect = raw_client(b.port)
     first_not_connect.sendall(b"\xc0\x00")  # PINGREQ before CONNECT
     long_length = raw_client(b.port, "garbled")
@@ -162,8 +144,8 @@ def test_malformed_packets_close_the_connection(broker):
     assert b.stats().protocol_errors == 2
 
 
-def test_same_client_id_disconnects_the_older_connection(broker):
-    b = broker()
+def test_same_client_id_disconnects_the_older_connection(start_broker):
+    b = start_broker()
     old = raw_client(b.port, "twin", clean=False)
     old.sendall(subscribe_packet("twins/#", qos=1))
     assert old.recv(5)[:1] == b"\x90"  # SUBACK
@@ -186,9 +168,9 @@ def _stalled(port: int, client_id: str, qos: int) -> socket.socket:
     return sock  # never read again
 
 
-def test_a_stalled_subscriber_never_stalls_the_others(broker, subscribe):
+def test_a_stalled_subscriber_never_stalls_the_others(start_broker, subscribe):
     bound = 2 * 1024 * 1024
-    b = broker(max_queued_bytes_per_client=bound, max_queued_per_client=100000)
+    b = start_broker(max_queued_bytes_per_client=bound, max_queued_per_client=100000)
     process = psutil.Process(b._process.pid)  # noqa: SLF001 - the broker's own memory is the point
     healthy = subscribe(b.port, "$aws/things/+/infer")
     stalled0, stalled1 = _stalled(b.port, "stalled-0", 0), _stalled(b.port, "stalled-1", 1)

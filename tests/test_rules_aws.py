@@ -71,8 +71,8 @@ def test_s3_from_create_topic_rule_json_and_binary_payloads(moto_env, start_engi
 
 
 def test_bad_bucket_name_at_run_time_fails_into_the_error_action(moto_env, start_engine, rules_publisher, subscribe,
-                                                                 rules_broker):
-    errors = subscribe(rules_broker.port, "deeplens/errors")
+                                                                 broker):
+    errors = subscribe(broker.port, "deeplens/errors")
     engine = start_engine("""
         rules:
           - ruleName: per_device_bucket

@@ -26,7 +26,7 @@ def payloads(sub, prefix: str) -> list[tuple[str, dict]]:
     return [(t, json.loads(p)) for t, p in list(sub.messages) if t.startswith(prefix)]
 
 
-def test_republish_with_where_and_templates(start_engine, rules_publisher, subscribe, rules_broker):
+def test_republish_with_where_and_templates(start_engine, rules_publisher, subscribe, broker):
     engine = start_engine("""
         rules:
           - ruleName: person_alert
@@ -35,7 +35,7 @@ def test_republish_with_where_and_templates(start_engine, rules_publisher, subsc
             actions:
               - republish: {topic: "alerts/${topic(3)}/${label}", qos: 1, roleArn: "arn:aws:iam::1:role/r"}
         """)
-    alerts = subscribe(rules_broker.port, "alerts/#")
+    alerts = subscribe(broker.port, "alerts/#")
     infer = "$aws/things/deeplens_cam/infer"
     rules_publisher.publish(infer, {"person": 0.9, "label": "door"})
     rules_publisher.publish(infer, {"person": 0.2, "label": "quiet"})
@@ -53,8 +53,8 @@ def test_republish_with_where_and_templates(start_engine, rules_publisher, subsc
     assert st.actions[0].kind == "republish" and st.actions[0].target == "alerts/${topic(3)}/${label}"
 
 
-def test_status_is_frozen_json_and_published(start_engine, rules_publisher, subscribe, rules_broker):
-    rules_sub = subscribe(rules_broker.port, "deeplens/deeplens_test/rules")
+def test_status_is_frozen_json_and_published(start_engine, rules_publisher, subscribe, broker):
+    rules_sub = subscribe(broker.port, "deeplens/deeplens_test/rules")
     engine = start_engine("""
         rules:
           - ruleName: counter
@@ -195,7 +195,7 @@ def test_http_action_and_error_action(start_engine, rules_publisher, http_hook, 
     assert st.actions_succeeded == 1 and "500" in st.last_error
 
 
-def test_reload_keeps_running_rules_when_the_file_is_bad(start_engine, rules_publisher, subscribe, rules_broker,
+def test_reload_keeps_running_rules_when_the_file_is_bad(start_engine, rules_publisher, subscribe, broker,
                                                          tmp_path):
     text = """
         rules:
@@ -208,7 +208,7 @@ def test_reload_keeps_running_rules_when_the_file_is_bad(start_engine, rules_pub
         """
     path = write_rules(tmp_path, text)
     engine = start_engine(path)
-    out = subscribe(rules_broker.port, "+/+")
+    out = subscribe(broker.port, "+/+")
     rules_publisher.publish("ch/in", {"n": 1})
     rules_publisher.publish("steady/in", {"n": 1})
     out.wait_for(lambda m: m[0] == "steady/out")
@@ -235,7 +235,7 @@ def test_reload_keeps_running_rules_when_the_file_is_bad(start_engine, rules_pub
     assert status_of(engine, "changing").received == 1  # changed rule: counted afresh
 
 
-def test_disabled_rule_runs_nothing(start_engine, rules_publisher, subscribe, rules_broker):
+def test_disabled_rule_runs_nothing(start_engine, rules_publisher, subscribe, broker):
     engine = start_engine("""
         rules:
           - ruleName: switched_off
@@ -246,7 +246,7 @@ def test_disabled_rule_runs_nothing(start_engine, rules_publisher, subscribe, ru
             sql: "SELECT * FROM 'in'"
             actions: [{republish: {topic: out/on}}]
         """)
-    out = subscribe(rules_broker.port, "out/+")
+    out = subscribe(broker.port, "out/+")
     rules_publisher.publish("in", {"x": 1})
     out.wait_for(lambda m: m[0] == "out/on")
     off = status_of(engine, "switched_off")
@@ -255,7 +255,7 @@ def test_disabled_rule_runs_nothing(start_engine, rules_publisher, subscribe, ru
 
 
 def test_slow_rule_does_not_hold_up_others_and_drops_are_counted(start_engine, rules_publisher, subscribe,
-                                                                  rules_broker, tmp_path):
+                                                                  broker, tmp_path):
     gate = tmp_path / "gate"
     gate.mkdir()
     engine = start_engine(f"""
@@ -269,7 +269,7 @@ def test_slow_rule_does_not_hold_up_others_and_drops_are_counted(start_engine, r
         functions:
           blocker: {{path: "{CLOUD / 'blocker.py'}", timeout: 60}}
         """, queue_size=5)
-    fast = subscribe(rules_broker.port, "fast/out")
+    fast = subscribe(broker.port, "fast/out")
     rules_publisher.publish("slow/in", {"dir": str(gate), "n": 0})
     wait_until(lambda: (gate / "started-0").exists(), what="the slow handler to start")
     rules_publisher.publish("fast/in", {"v": 1})

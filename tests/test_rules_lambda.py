@@ -52,8 +52,8 @@ def test_handler_runs_warm_with_the_aws_environment(moto_env, start_engine, rule
     assert not pid_alive(int(pids.pop()))  # stop ends the handler processes
 
 
-def test_handler_that_raises_runs_the_error_action(start_engine, rules_publisher, subscribe, rules_broker):
-    errors = subscribe(rules_broker.port, "deeplens/errors")
+def test_handler_that_raises_runs_the_error_action(start_engine, rules_publisher, subscribe, broker):
+    errors = subscribe(broker.port, "deeplens/errors")
     engine = start_engine(f"""
         rules:
           - ruleName: buggy

@@ -1,6 +1,6 @@
 """Fixtures of the rules tests, used as a pytest plugin (``pytest_plugins = ["tests.rules.fixtures"]``): a real
-embedded broker, a real paho publisher, a real moto server, and engines started from rules text (all stopped
-after the test)."""
+paho publisher on the real embedded broker of ``tests/conftest.py``'s ``broker``, a real moto server, and engines
+started from rules text (all stopped after the test)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,20 @@ from typing import Any
 
 import pytest
 
-from simulator.broker.embedded import EmbeddedBroker
 from simulator.ipc.mqtt import MqttLink
 from simulator.rules import RulesEngine, load_rules
 from tests.rules.support import Publisher, write_rules
 
 
 @pytest.fixture
-def rules_broker():
-    b = EmbeddedBroker("127.0.0.1", 0).start()
-    yield b
-    b.stop()
-
-
-@pytest.fixture
-def rules_publisher(rules_broker):
-    pub = Publisher(rules_broker.port)
+def rules_publisher(broker):
+    pub = Publisher(broker.port)
     yield pub
     pub.stop()
 
 
 @pytest.fixture
-def start_engine(rules_broker, tmp_path):
+def start_engine(broker, tmp_path):
     """start_engine(rules_text or path, env=..., **engine options) -> a started RulesEngine (stopped after)."""
     engines: list[RulesEngine] = []
 
@@ -38,7 +30,7 @@ def start_engine(rules_broker, tmp_path):
         path = rules if isinstance(rules, Path) else write_rules(tmp_path, rules)
         options.setdefault("work_dir", tmp_path / "work")
         options.setdefault("thing_name", "deeplens_test")
-        port = rules_broker.port
+        port = broker.port
         engine = RulesEngine(load_rules([path]), lambda cid: MqttLink("127.0.0.1", port, client_id=cid),
                              env=env or {}, **options)
         engines.append(engine.start())
