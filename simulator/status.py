@@ -87,6 +87,9 @@ class LambdaStatus(_Frozen):
         default=None, description="how the limit is enforced: the kernel (a cgroup v2) or polling resident memory")
     watchdog_seconds: float | None = Field(default=None, description="hung after this long without progress "
                                                                      "(None: no watchdog)")
+    progress: int | None = Field(default=None, description="the Lambda's work so far (frames read, inferences, "
+                                 "publishes, project-stream and Kinesis Video frames), kept across its restarts: it "
+                                 "grows only while a run of it works (None: not counted)")
     progress_age: float | None = Field(default=None, description="seconds since the Lambda last made progress "
                                                                  "(since it started, while it has made none)")
     hung: int = Field(default=0, description="times it was restarted for making no progress")

@@ -121,6 +121,7 @@ def test_a_lambda_that_stops_making_progress_is_reported_hung_and_restarted(supe
     status = run.sup.status
     assert status.hung == 1 and status.restarts == 1 and status.watchdog_seconds == 2.0
     assert "stopped working after 3 frames" in run.text("stdout")
+    assert status.progress >= 3  # the project-stream frames the watchdog went by (the window's recovery too)
 
 
 def test_a_lambda_that_never_progresses_is_hung_after_the_startup_allowance(supervise):
@@ -144,6 +145,7 @@ def test_an_idle_lambda_that_opted_out_is_left_alone(supervise):
     status = idle.sup.status
     assert status.state == "running" and status.hung == 0 and status.restarts == 0
     assert status.watchdog_seconds is None and status.progress_age is None
+    assert status.progress == 0  # counted without a watchdog too
     assert not idle.of(LambdaHung) and len(idle.of(LambdaStarted)) == 1
     assert watched.sup.status.hung >= 1
 

@@ -92,6 +92,7 @@ class LambdaSupervisor:
         self._state = LambdaState(name=self.lambda_file.stem)
         self._log = logging.getLogger(f"lambda.{self._state.name}")
         timeout = DEFAULT_TIMEOUT if watchdog_seconds is None else float(watchdog_seconds)
+        self._progress = progress
         self.watchdog = ProgressWatchdog(progress, timeout, startup_grace) if progress and timeout > 0 else None
         if memory_limit_mb is not None and memory_limit_mb <= 0:
             raise ValueError("memory_limit_mb must be above 0 (None: no limit)")
@@ -124,6 +125,7 @@ class LambdaSupervisor:
             memory_limit_mb=self.memory_limit_mb,
             memory_limit_by=None if self.memory_limit_mb is None else "cgroup" if self._cgroup_parent else "rss",
             watchdog_seconds=dog.timeout if dog else None,
+            progress=self._progress() if self._progress else None,
             progress_age=round(dog.age(), 1) if dog and running else None,
             hung=s.hung, killed=s.killed, orphans_ended=s.orphans_ended,
             lines_dropped=sum(lim.lines_dropped for lim in self._limiters.values()),
