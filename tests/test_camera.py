@@ -197,3 +197,23 @@ def test_a_file_that_decodes_slower_than_it_plays_still_plays(tmp_path, video_fi
         finally:
             camera.stop()
     assert "plays slower than real time" in caplog.text
+    assert camera.source.threads == 0  # behind its schedule, it asked for FFmpeg's decoder threads
+
+
+def test_a_file_decoded_faster_mid_way_goes_on_from_the_same_frame(video_file):
+    """A file is decoded on one thread; reopened on FFmpeg's own number of threads, it goes on with the very next
+    frame (every frame in order, the same pixels as one decoder from the start)."""
+    reference = cv2.VideoCapture(str(video_file))
+    expected = [reference.read()[1] for _ in range(40)]
+    reference.release()
+    source = open_source(str(video_file))
+    source.open()
+    try:
+        assert source.threads == 1
+        got = [source.read() for _ in range(15)]
+        assert source.decode_faster() and source.threads == 0
+        got += [source.read() for _ in range(25)]
+        assert not source.decode_faster()  # once
+    finally:
+        source.close()
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))

@@ -63,6 +63,26 @@ def test_a_reader_that_always_waits_gets_every_frame_once(tmp_path, video_file):
     assert got == list(range(1, 31))
 
 
+def test_a_camera_that_keeps_its_lambda_waiting_decodes_faster(tmp_path, video_file):
+    """A reader that waits for nearly every frame is held back by the camera's decoding: the file is then decoded
+    on more threads, and goes on in order across the change."""
+    camera = Camera(open_source(str(video_file)), load_profile("host").camera, tmp_path / "frames", every_frame=True)
+    camera.start()
+    try:
+        reader = FrameSlot.attach(tmp_path / "frames")
+        got, last = [], None
+        for _ in range(60):
+            frame = reader.read(seen=last, wait=0.5)  # straight back: it always waits for the next frame
+            got.append((frame.index, square_left(frame.image)))
+            last = frame.index
+        reader.close()
+    finally:
+        camera.stop()
+    assert camera.source.threads == 0
+    assert [index for index, _ in got] == list(range(1, 61))
+    assert [x for _, x in got] == pytest.approx([(10 + 5 * i) for i in range(60)], abs=2)
+
+
 def test_a_read_that_beats_the_cameras_own_bookkeeping_still_counts(tmp_path, video_file, monkeypatch):
     """The Lambda may read a frame the moment it is published, before the camera's write has returned. That read
     is a read of the new frame: the camera goes on to the next one without waiting for another read (it did wait,

@@ -43,6 +43,11 @@ class Source(ABC):
         """Drop the next frame cheaply (used when playback falls behind)."""
         self.read()
 
+    def decode_faster(self) -> bool:
+        """Spend more of the machine on decoding from the next frame on (the camera falls behind); False when the
+        source cannot (the default)."""
+        return False
+
     def offer(self, want: Callable[[], bool] | None) -> None:  # noqa: B027 - an optional hook
         """A live source that can take a frame without decoding it asks ``want()`` as each frame comes, and
         decodes only those it says yes to; ``read()`` returns ``PASSED`` for the others (default: ignored, every

@@ -33,6 +33,8 @@ from simulator.ipc.frames import Frame, FrameSlot, ReadClock
 from simulator.profiles.schema import CameraSpec
 
 log = logging.getLogger(__name__)
+KEEP_UP_FRAMES = 30  # --every-frame: a Lambda waiting for this many recent frames' share ...
+KEEP_UP_WAITED = 0.8  # ... of them as they were made is held back by the camera (see Camera._note_waited)
 
 
 def fit_to_format(image: np.ndarray, width: int | None, height: int | None,
@@ -127,6 +129,7 @@ class Camera:
         self._rate = FrameRate()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._waited: deque[bool] = deque(maxlen=KEEP_UP_FRAMES)  # --every-frame: was a Lambda waiting for it?
 
     @property
     def stats(self) -> CameraStats:
@@ -285,11 +288,14 @@ class Camera:
 
     def _read_newest(self) -> tuple[bool, float]:
         """Has a Lambda read the newest frame? When not: how long to sleep before looking again (until its reader
-        is expected back, then every millisecond)."""
+        is expected back, then every millisecond; half a millisecond while one waits for a frame: it reads the
+        newest as soon as it sees it)."""
         assert self.slot is not None
         notes, newest = self.slot.reader_notes(), self.slot.seq
         if any(n.read_ns > self.slot.made_ns or n.waiting_seq == newest for n in notes):  # read it, or waits past it
             return True, 0.0
+        if any(n.waiting_seq for n in notes):  # (its note's time is when it began to wait: no guide to its return)
+            return False, 0.0005
         soonest = min((n.expected_ns for n in notes), default=0) - time.monotonic_ns()
         return False, min(max(soonest / 1e9, 0.001), 0.05)
 
@@ -306,6 +312,24 @@ class Camera:
             why = self._publish_next()
             if why is not None and not self._stop.is_set():
                 self._recover(why)
+            elif why is None:
+                self._note_waited()
+
+    def _note_waited(self) -> None:
+        """With --every-frame: when a Lambda was waiting for most recent frames as they were made, the camera holds
+        it back (its decoding is slower than the Lambda's loop), and decodes faster if the source can."""
+        assert self.slot is not None
+        made = self.slot.seq
+        self._waited.append(any(n.waiting_seq == made - 1 for n in self.slot.reader_notes()))
+        if len(self._waited) == self._waited.maxlen and sum(self._waited) >= KEEP_UP_WAITED * len(self._waited):
+            self._waited.clear()
+            self._keep_up()
+
+    def _keep_up(self) -> None:
+        """The camera falls behind (its file's rate, or a Lambda waiting for its frames): decode faster if the
+        source can."""
+        if self.source.decode_faster():
+            log.info("camera: %s is decoded on more threads to keep up", self.source.description)
 
     def _play(self, src_fps: float | None, cap_fps: float | None, t0: float, n_src: int) -> None:
         while not self._stop.is_set():
@@ -317,6 +341,8 @@ class Camera:
                     continue
                 t0, n_src, skipped, moved = catch_up(t0, n_src, src_fps, self.source.skip)
                 self._dropped += skipped
+                if skipped:
+                    self._keep_up()
                 if moved:
                     self._slower_than_real_time()
             if not self.source.live:  # decide before decoding: a frame nobody takes or reads is only skipped

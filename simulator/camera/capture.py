@@ -6,6 +6,13 @@ Timeouts, by backend: FFmpeg and GStreamer honour ``CAP_PROP_OPEN_TIMEOUT_MSEC``
 Either way live reads run on a reader thread (see ``live.py``), so no timeout is needed to keep the camera
 thread responsive: they only bound how long an abandoned connection lingers. Devices and files are opened inside
 ``quiet_opencv()``: a source that cannot be opened is reported once, by the simulator, not by OpenCV and FFmpeg.
+
+A video file is decoded on one thread (``CAP_PROP_N_THREADS``), not FFmpeg's one per core: the camera decodes
+beside the Lambda's inference, and on a machine whose cores the model keeps busy every extra decoder thread takes
+a core from one of OpenVINO's threads, which the others then wait for. On two cores, with ``--every-frame`` on a
+4 MP clip (``bench/spine_interleaved.py``, three runs alternating the two ways), the simulator's rate was 0.92-0.93
+of the plain loop's on one decoder thread and 0.90 on FFmpeg's two. A camera that cannot keep up on one thread
+asks for more (``decode_faster``): the file is reopened on FFmpeg's own number, at the frame it was at.
 """
 
 from __future__ import annotations
@@ -36,11 +43,41 @@ class CaptureSource(Source):
         self.target, self.description, self.loop = path, description, loop
         self._cap: cv2.VideoCapture | None = None
         self._first: np.ndarray | None = None
+        self.threads = 1  # decoder threads (0: FFmpeg's choice, one per core)
+
+    def _capture(self) -> cv2.VideoCapture:
+        """The file opened with ``threads`` decoder threads; a backend that takes no thread count opens it as it
+        would (OpenCV's FFmpeg backend refuses a file it is given a setting for that it does not know)."""
+        if self.threads:
+            cap = cv2.VideoCapture(self.target, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, self.threads])
+            if cap.isOpened():
+                return cap
+            cap.release()
+        return cv2.VideoCapture(self.target)
+
+    def decode_faster(self) -> bool:
+        """Decode on FFmpeg's own number of threads from the next frame on (the camera could not keep up on one).
+        False: it does already, or the file could not be reopened (it plays on as it was)."""
+        if not self.threads or self._cap is None:
+            return False
+        position = self._cap.get(cv2.CAP_PROP_POS_FRAMES)
+        self.threads, old = 0, self.threads
+        with quiet_opencv():
+            cap = self._capture()
+            if cap.isOpened() and position > 0:
+                cap.set(cv2.CAP_PROP_POS_FRAMES, position)
+        if not cap.isOpened():
+            cap.release()
+            self.threads = old
+            return False
+        self._cap.release()
+        self._cap = cap
+        return True
 
     def open(self) -> None:
         self.close()
         with quiet_opencv():
-            cap = cv2.VideoCapture(self.target)
+            cap = self._capture()
             frame = cap.read()[1] if cap.isOpened() else None
         if frame is None:
             cap.release()
