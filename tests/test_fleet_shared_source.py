@@ -127,3 +127,4 @@ def test_a_file_that_decodes_slower_than_it_plays_still_feeds_its_readers(video_
             client.close()
     assert all(f is not None for f in frames) and fan.decoded >= 4
     assert "plays slower than real time" in caplog.text
+    assert fan.source.threads == 0  # behind its schedule, it asked for FFmpeg's decoder threads

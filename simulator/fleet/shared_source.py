@@ -153,6 +153,8 @@ class FrameFanOut:
                     continue
                 t0, n, skipped, moved = catch_up(t0, n, paced, self.source.skip)
                 self.skipped += skipped
+                if skipped and self.source.decode_faster():
+                    log.info("shared source: %s is decoded on more threads to keep up", self.description)
                 if moved and not self._slow_said:
                     self._slow_said = True
                     log.warning("shared source: %s decodes slower than its %g fps on this machine: it plays slower "
