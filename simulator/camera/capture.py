@@ -10,9 +10,10 @@ thread responsive: they only bound how long an abandoned connection lingers. Dev
 A video file is decoded on one thread (``CAP_PROP_N_THREADS``), not FFmpeg's one per core: the camera decodes
 beside the Lambda's inference, and on a machine whose cores the model keeps busy every extra decoder thread takes
 a core from one of OpenVINO's threads, which the others then wait for. On two cores, with ``--every-frame`` on a
-4 MP clip (``bench/spine_interleaved.py``, three runs alternating the two ways), the simulator's rate was 0.92-0.93
-of the plain loop's on one decoder thread and 0.90 on FFmpeg's two. A camera that cannot keep up on one thread
-asks for more (``decode_faster``): the file is reopened on FFmpeg's own number, at the frame it was at.
+4 MP clip, the simulator's rate against the plain loop's was about 0.03 higher on one decoder thread than on
+FFmpeg's two (``bench/spine_interleaved.py``, four runs alternating the two ways: docs/performance-history.md).
+A camera that cannot keep up on one thread asks for more (``decode_faster``): the file is reopened on FFmpeg's own
+number, at the frame it was at.
 """
 
 from __future__ import annotations
