@@ -11,7 +11,9 @@ import time
 
 import numpy as np
 
+from simulator.ipc.frames import FrameSlot
 from simulator.ipc.slot import BUFFERS, MAX_LEASES, SharedSlot
+from tests.support.waits import wait_until
 
 SIZE = 256 * 1024
 DRAWN = 255  # what a lessee writes on its buffer; the writer's values are seq % 251, never 255
@@ -43,6 +45,30 @@ def test_a_leased_buffer_is_the_slot_itself_and_the_writer_leaves_it_alone(tmp_p
         for seq in range(30, 30 + BUFFERS):  # released: every buffer is written again
             slot.write(_value(seq))
         assert slot.read().seq == 29 + BUFFERS
+
+
+def test_a_frame_read_again_after_a_race_is_still_the_one_the_lessee_was_handed(tmp_path):
+    """``FrameSlot.reread`` (after a read that raced the camera) gives back the frame the lessee holds, which it
+    may have drawn on: its next read still waits for the camera's next frame rather than take that one again."""
+    camera = FrameSlot.create(tmp_path / "f", 32, 16)
+    lessee = FrameSlot.attach(tmp_path / "f", lessee=True)
+    try:
+        camera.write(np.zeros((16, 32, 3), np.uint8))
+        held = lessee.read(lease=True)
+        assert held.index == 1 and not held.image.flags.owndata  # the slot's buffer itself
+        assert lessee.reread().index == 1
+
+        def next_frame_once_it_waits() -> None:
+            wait_until(lambda: any(n.waiting_seq == 1 for n in camera.reader_notes()), "the lessee to wait")
+            camera.write(np.ones((16, 32, 3), np.uint8))
+        writer = threading.Thread(target=next_frame_once_it_waits)
+        writer.start()
+        got = lessee.read(seen=1, wait=5.0, lease=True)
+        writer.join()
+        assert got.index == 2 and int(got.image.max()) == 1
+    finally:
+        lessee.close()
+        camera.close()
 
 
 def test_a_reader_that_copies_never_gets_a_buffer_that_was_handed_out(tmp_path):

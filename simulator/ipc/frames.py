@@ -87,6 +87,7 @@ class FrameSlot:
         self._slot = slot
         self.lessee = lessee  # the one reader that may be handed the slot's buffer itself (see read())
         self._leased_last = False  # the newest frame this reader has is a buffer it was handed (it drew on it)
+        self._last_seq = 0  # the index of the newest frame this reader got
         self.path = slot.path
         self._tag = secrets.randbits(62) + 1  # this reader's note in the slot
         self._clock = ReadClock()
@@ -201,8 +202,9 @@ class FrameSlot:
             got = self._slot.read(lessee=self.lessee)
         if got is None:
             return None
-        if self.lessee:
-            self._leased_last = got.leased or (got.seq == seen and self._leased_last)
+        if self.lessee:  # the same frame again (a reread) is still the buffer it was handed
+            self._leased_last = got.leased or (got.seq == self._last_seq and self._leased_last)
+        self._last_seq = got.seq
         h, w, c = got.meta[:3]
         shape = (h, w, c) if c > 1 else (h, w)
         return Frame(got.data.reshape(shape), got.timestamp_ns, got.seq)
