@@ -17,6 +17,13 @@ from tests.support.waits import wait_until
 
 SIZE = 256 * 1024
 DRAWN = 255  # what a lessee writes on its buffer; the writer's values are seq % 251, never 255
+SPAWN = mp.get_context("spawn")  # a lessee process as the Lambda's is: a fresh interpreter, not a fork
+
+
+def _started(target, *args) -> mp.process.BaseProcess:
+    child = SPAWN.Process(target=target, args=args)
+    child.start()
+    return child
 
 
 def _value(seq: int) -> np.ndarray:
@@ -108,12 +115,10 @@ def _lease_and_die(path: str, ready) -> None:
 
 def test_the_buffer_of_a_lessee_that_died_is_written_again(tmp_path):
     path = tmp_path / "s"
-    ctx = mp.get_context("spawn")
     with SharedSlot.create(path, SIZE) as slot:
         slot.write(_value(1))
-        ready = ctx.Event()
-        child = ctx.Process(target=_lease_and_die, args=(str(path), ready))
-        child.start()
+        ready = SPAWN.Event()
+        child = _started(_lease_and_die, str(path), ready)
         assert ready.wait(30)
         slot.write(_value(2))
         assert slot.lease() is None  # another process holds one: one lessee at a time
@@ -152,12 +157,10 @@ def _lessee(path: str, seconds: float, out) -> None:
 
 def test_a_writer_a_lessee_process_and_a_copying_reader_raced(tmp_path):
     path = tmp_path / "s"
-    ctx = mp.get_context("spawn")
     with SharedSlot.create(path, SIZE) as slot:
         slot.write(_value(1))
-        out = ctx.Queue()
-        lessee = ctx.Process(target=_lessee, args=(str(path), 3.0, out))
-        lessee.start()
+        out = SPAWN.Queue()
+        lessee = _started(_lessee, str(path), 3.0, out)
         stop = threading.Event()
         copied, bad = [0], []
 
