@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 
 import pytest
 
+from simulator.broker import mosquitto
+from simulator.broker.acl import Policy
 from simulator.broker.embedded import EmbeddedBroker
-from simulator.broker.mosquitto import MOSQUITTO
+from simulator.broker.mosquitto import MOSQUITTO, MosquittoBroker
 from simulator.broker.passwords import PasswordFile
 from simulator.broker.settings import BrokerSettings
+from simulator.broker.startup import check_settings
 from tests.support.broker_clients import eventually
 
 INSTALLED = any(os.path.exists(p) for p in MOSQUITTO)
@@ -78,3 +82,37 @@ def test_oversize_packets_close_the_connection(mosquitto_broker):
         assert sock.recv(100) == b""
     except ConnectionResetError:
         pass
+
+
+# mosquitto's own start order (src/mosquitto.c): listeners__start(), then signal__setup(), then the "running" line.
+# Until signal__setup(), a SIGHUP ends the process. The stand-in stretches that gap to a second.
+LISTENS_BEFORE_IT_TAKES_SIGHUP = r"""
+import re, signal, socket, sys, time
+port = int(re.search(r"^listener (\d+)", open(sys.argv[2]).read(), re.M).group(1))
+sock = socket.socket()
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+sock.bind(("127.0.0.1", port))
+sock.listen()
+time.sleep(1.0)
+signal.signal(signal.SIGHUP, lambda *a: print("Reloading config.", file=sys.stderr, flush=True))
+print("mosquitto version 0.0 running", file=sys.stderr, flush=True)
+while True:
+    time.sleep(1)
+"""
+
+
+def test_start_waits_until_mosquitto_can_take_a_reload(tmp_path, monkeypatch):
+    stand_in = tmp_path / "mosquitto"
+    stand_in.write_text(f"#!{sys.executable}\n{LISTENS_BEFORE_IT_TAKES_SIGHUP}")
+    stand_in.chmod(0o755)
+    monkeypatch.setattr(mosquitto, "find_mosquitto", lambda: str(stand_in))
+    settings = BrokerSettings(port=0, impl="mosquitto")
+    broker = MosquittoBroker(settings, Policy(check_settings(settings), ("lens_1",))).start()
+    try:
+        assert "mosquitto version 0.0 running" in broker.log_tail
+        broker.policy.issue_credentials("lens_2")
+        broker.reload()
+        assert broker._proc is not None and broker._proc.poll() is None, list(broker.log_tail)
+        assert "Reloading config." in broker.log_tail
+    finally:
+        broker.stop()

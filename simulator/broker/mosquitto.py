@@ -21,7 +21,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -47,6 +46,8 @@ LOG_COUNTERS = (
     (re.compile(r"Outgoing messages are being dropped"), "qos0_dropped"),
     (re.compile(r"disconnected due to (malformed|protocol)"), "protocol_errors"),
 )
+RUNNING = re.compile(r"^mosquitto version \S+ running$")  # logged once its signal handlers are set
+STATS_USER = "deeplens-sim-broker-stats"
 
 
 def find_mosquitto() -> str:
@@ -114,6 +115,7 @@ class MosquittoBroker:
         self.log_tail: deque[str] = deque(maxlen=20)
         self._reloads = 0
         self._reloaded = threading.Condition()
+        self._running = threading.Event()  # mosquitto logged "running": its signal handlers are in place
         self._folder = Path(tempfile.mkdtemp(prefix="deeplens-mosquitto-"))
         self._proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
@@ -130,9 +132,12 @@ class MosquittoBroker:
             path.chmod(0o600)
 
     def start(self, timeout: float = 10.0) -> MosquittoBroker:
+        """Start mosquitto and wait for its "running" line. Listening is not enough: mosquitto opens its sockets
+        before it sets its signal handlers, and a SIGHUP (``reload``) in between ends the process."""
         s, hint = self.settings, "choose another port (0 picks a free one)"
         self.port = check_port(s.host, s.port, "MQTT", hint) if s.port is not None else 0
         self.tls_port = check_port(s.host, s.tls_port, "MQTT over TLS", hint) if s.tls_port is not None else None
+        watcher = self.policy.issue_credentials(STATS_USER, "instructor") if s.port is not None else None
         self._write_files()
         conf = self._folder / "mosquitto.conf"
         conf.write_text(conf_text(s, self._folder, self.port if s.port is not None else None, self.tls_port))
@@ -140,24 +145,21 @@ class MosquittoBroker:
                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._reader = threading.Thread(target=self._read_log, name="mosquitto-log", daemon=True)
         self._reader.start()
-        port = self.port if s.port is not None else self.tls_port
         deadline = time.monotonic() + timeout
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1" if s.host in ("0.0.0.0", "::") else s.host, port), 1).close()
-                break
-            except OSError:
-                if self._proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise SimulatorError("mosquitto did not start: " + " | ".join(self.log_tail)) from None
-                time.sleep(0.05)
-        self._watch_clients()
+        while not self._running.wait(0.05):
+            if self._proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise SimulatorError("mosquitto did not start: " + " | ".join(self.log_tail))
+        if watcher is not None:
+            self._watch_clients(*watcher)
         return self
 
     def _read_log(self) -> None:
         assert self._proc is not None and self._proc.stderr is not None
         for line in self._proc.stderr:
             self.log_tail.append(line.strip())
+            if RUNNING.match(line.strip()):
+                self._running.set()
             if "Reloading config" in line:
                 with self._reloaded:
                     self._reloads += 1
@@ -166,14 +168,10 @@ class MosquittoBroker:
                 if pattern.search(line):
                     setattr(self.counters, counter, getattr(self.counters, counter) + 1)
 
-    def _watch_clients(self) -> None:
+    def _watch_clients(self, user: str, password: str) -> None:
         """Follow ``$SYS/broker/clients/connected`` with an instructor's per-run credentials."""
         import paho.mqtt.client as mqtt
 
-        if self.settings.port is None:
-            return
-        user, password = self.policy.issue_credentials("deeplens-sim-broker-stats", "instructor")
-        self.reload()
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{user}-{os.getpid()}")
         client.username_pw_set(user, password)
         client.on_connect = lambda c, u, f, rc, p=None: c.subscribe("$SYS/broker/clients/connected")
