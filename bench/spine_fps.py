@@ -197,8 +197,10 @@ def plain_script(sample: str, clip: Path, seconds: float) -> float:
 
 # --- (a) the simulator ---------------------------------------------------------------------------------------
 
-def start_device(sample: str, clip: Path, every_frame: bool = False, warm: int = 3):
-    """A SimulatedDevice running ``sample`` on ``clip`` (host profile), once its Lambda has done ``warm`` inferences."""
+def start_device(sample: str, clip: Path, every_frame: bool = False, warm: int = 3, trial: bool = True):
+    """A SimulatedDevice running ``sample`` on ``clip`` (host profile), once its Lambda has done ``warm`` inferences
+    and (``trial``) its OpenVINO has chosen its threads (``simulator/inference/thread_trial.py``: the Lambda's
+    status then names them; at most 30 s)."""
     from simulator.config import RunConfig
     from simulator.core import SimulatedDevice
 
@@ -210,6 +212,9 @@ def start_device(sample: str, clip: Path, every_frame: bool = False, warm: int =
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the Lambda did not start: {device.status().lambda_}")
             time.sleep(0.1)
+        deadline = time.monotonic() + 30
+        while trial and "thread" not in str(device.lambda_stats().get("runs_on")) and time.monotonic() < deadline:
+            time.sleep(0.2)
     except BaseException:
         device.stop()
         raise

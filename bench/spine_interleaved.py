@@ -3,7 +3,8 @@
 Method. ``bench/spine_fps.py`` measures the simulator and the plain loop one after the other, 8-15 s each; on a
 machine whose speed drifts (a VM, other work) two runs a minute apart differ by up to 10 %, as much as the effect
 measured. Here both exist at once and take turns:
-  (a) the unmodified sample in a SimulatedDevice with ``--every-frame`` (host profile, the 4 MP clip);
+  (a) the unmodified sample in a SimulatedDevice with ``--every-frame`` (host profile, the 4 MP clip), once its
+      OpenVINO has chosen its threads (the trial of ``simulator/inference/thread_trial.py``, before the pairs);
   (b) the plain OpenCV + OpenVINO loop of ``bench/spine_fps.py``, in a process of its own.
 In each window one side runs and the other is stopped (SIGSTOP). With its Lambda process stopped the simulator
 does nothing: the camera waits for the Lambda's read (``--every-frame``), the broker for its messages. Windows of
@@ -95,6 +96,7 @@ def interleaved(sample: str, clip: Path, pairs: int, seconds: float) -> list[tup
         os.kill(plain.pid, signal.SIGSTOP)
         device = start_device(sample, clip, every_frame=True)
         results = ResultCounter(device)
+        print(f"{sample:>16} runs on {device.lambda_stats().get('runs_on')}", flush=True)
         lambda_pid = device.status().lambda_.pid
         if lambda_pid is None:
             raise RuntimeError(f"the Lambda is not running: {device.status().lambda_}")
@@ -112,6 +114,9 @@ def interleaved(sample: str, clip: Path, pairs: int, seconds: float) -> list[tup
             print(f"{sample:>16} {i + 1:>5} {'sim' if sim_first else 'plain':>6} {got['sim']:11.2f} "
                   f"{got['plain']:8.2f} {got['sim'] / got['plain']:6.3f}", flush=True)
         os.kill(lambda_pid, signal.SIGCONT)
+        threads = getattr(device.camera.source, "threads", None)  # 0 once it fell behind (FFmpeg's own number)
+        print(f"{sample:>16} camera decoder threads at the end: {'one per core' if threads == 0 else threads}",
+              flush=True)
         return out
     finally:
         if plain.pid is not None:

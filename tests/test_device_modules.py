@@ -303,3 +303,36 @@ def test_mo_names_every_file_it_looked_for(device_env, caplog):
     assert mo.optimize("frozen_model", 84, 84, platform="tf") == (2, "")  # no such file: optimizer failed
     assert mo.optimize("m", 2000, 84, platform="tf")[0] == 2  # width above 1024
     assert mo.optimize("m", 84, 84, platform="chainer")[0] == 1
+
+
+@pytest.mark.parametrize("profile", ["host", "deeplens"])
+def test_an_unpaced_model_tries_one_thread_fewer_and_says_which_it_kept(device_env, monkeypatch, caplog, profile):
+    """On the host profile the Lambda's OpenVINO threads are tried once it runs (thread_trial); a profile that paces
+    the inference waits for its own time whatever the threads do, so nothing is tried."""
+    import functools
+    import time
+
+    from simulator.device import awscam
+    from simulator.inference import adapter
+    from simulator.ipc.process import stats
+
+    ctx, _, reader, _ = device_env
+    monkeypatch.setenv(context.ENV_CONTEXT, ctx.model_copy(update={"profile": profile}).model_dump_json())
+    context.current.cache_clear()
+    monkeypatch.setattr(awscam, "TRY_THREADS_AFTER", 0.05)
+    monkeypatch.setattr(adapter, "ThreadTrial", functools.partial(adapter.ThreadTrial, block_s=0.02, blocks=2))
+    model = awscam.Model("/opt/awscam/artifacts/tiny_classifier.xml", {"GPU": 0})
+    if model._model.threads < 2:
+        pytest.skip("OpenVINO runs on one thread here: there is no fewer to try")
+    frame = np.zeros((64, 64, 3), np.uint8)
+    with caplog.at_level(logging.INFO, logger="awscam"):
+        start = time.monotonic()
+        while "OpenVINO runs" not in caplog.text and time.monotonic() - start < (20 if profile == "host" else 1.5):
+            model.doInference(frame)
+    stats().flush()
+    runs_on = reader.read()["runs_on"]
+    if profile == "host":
+        assert "OpenVINO runs tiny_classifier.xml on" in caplog.text
+        assert "thread" in runs_on  # the status names what was kept
+    else:  # 1.5 s: the trial would have chosen within 0.05 + 4 x 0.02 s
+        assert "OpenVINO runs" not in caplog.text and "thread" not in runs_on

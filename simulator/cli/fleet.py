@@ -65,7 +65,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-thumbnail", action="store_true", help="publish no thumbnails")
     p.add_argument("--cpu-threads", type=int, metavar="N",
                    help="OpenVINO CPU threads per Lambda, unpinned (default: the physical cores divided among the "
-                        "devices, at least one; 0: OpenVINO's default in every Lambda, a thread per core, pinned)")
+                        "devices, at least one; 0: what a single run does, OpenVINO's default, a thread per core, "
+                        "pinned, or one fewer where the Lambda's loop runs faster so)")
     p.add_argument("--baseline-seconds", type=float, default=5.0, metavar="S",
                    help="host profile: how long the first device runs alone to measure the rate the others are "
                         "held to (default 5; 0 judges none)")
@@ -181,7 +182,8 @@ def _fleet(args: argparse.Namespace) -> int:
     _say(f"DeepLens fleet: {options.devices} device(s), profile {options.profile}")
     threads = options.threads_per_device()
     _say(f"  OpenVINO CPU threads per Lambda: {threads} (unpinned; --cpu-threads N)" if threads is not None else
-         "  OpenVINO CPU threads per Lambda: OpenVINO's default (a thread per core, pinned)")
+         "  OpenVINO CPU threads per Lambda: OpenVINO's default (a thread per core, pinned), or one fewer where "
+         "the Lambda's loop runs faster so")
     try:
         fleet.start(on_device=lambda d, v: _say(f"  {d.thing_name}: {v.url}  ({d.source_description})"))
         first = fleet.devices[0]

@@ -6,7 +6,11 @@ for the device's lost models wrap it. It runs on the process's one ``ov.Core`` (
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -15,7 +19,11 @@ import openvino as ov
 
 from simulator.inference import devices
 from simulator.inference.layout import to_hwc
+from simulator.inference.mapped import blobs, release_mapped_file
 from simulator.inference.telemetry_off import conversion_telemetry_off
+from simulator.inference.thread_trial import ThreadTrial
+
+log = logging.getLogger(__name__)
 
 
 def read_graph(path: Path) -> ov.Model:
@@ -33,6 +41,17 @@ def channels_first(port: ov.Output, dims: list[int]) -> bool:
     if not layout.empty and layout.has_name("C"):
         return bool(ov.layout_helpers.channels_idx(layout) in (1, -3))
     return dims[1] in (1, 3) and dims[3] not in (1, 3)
+
+
+@dataclass(frozen=True)
+class _Trial:
+    """The thread trial under way: the candidates' thread counts and the second candidate's compiled model."""
+
+    trial: ThreadTrial
+    threads: tuple[int, int]
+    compiled: ov.CompiledModel
+    request: ov.InferRequest
+    decided: Callable[[str], None]
 
 
 class OpenVINOModel:
@@ -60,13 +79,23 @@ class OpenVINOModel:
             graph.reshape({port.any_name if port.names else 0: [1, *dims[1:]]})
         cfg = dict(devices.compile_config(device) if config is None else config)
         target = str(source) if source is not None and not shape[0].is_dynamic else graph
-        self._compiled = (core or devices.core()).compile_model(target, device, cfg)
+        self._core, self._target, self._config, self._device = core or devices.core(), target, cfg, device
+        self._compiled = self._core.compile_model(target, device, cfg)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()  # one request: Lambda threads take turns
+        self.threads = self._cpu_threads()  # CPU inference threads of the last call's request (0: not the CPU)
+        self._trial: _Trial | None = None  # see try_fewer_threads
+        self._tried = False
+        self._threads_shown = devices.cpu_threads() is not None
         self._out_names = [o.any_name if o.names else f"output{i}" for i, o in enumerate(self._compiled.outputs)]
         self.output_shapes: dict[str, tuple[int, ...]] = {
             n: tuple(o.get_partial_shape().get_min_shape()) for n, o in zip(self._out_names, self._compiled.outputs,
                                                                             strict=True)}
+
+    def _cpu_threads(self) -> int:
+        if self._device != "CPU":
+            return 0
+        return int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
 
     @property
     def graph(self) -> ov.Model:
@@ -85,8 +114,8 @@ class OpenVINOModel:
         except RuntimeError:
             precision = ""
         details = [precision] if precision else []
-        if "CPU" in device and devices.cpu_threads() is not None:
-            threads = int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
+        if "CPU" in device and self._threads_shown:
+            threads = self._cpu_threads()
             details.append(f"{threads} thread{'s' if threads != 1 else ''}")
         return f"{device} ({', '.join(details)})" if details else device
 
@@ -99,11 +128,70 @@ class OpenVINOModel:
         tensor = hwc.transpose(2, 0, 1) if self.nchw else hwc
         return np.ascontiguousarray(tensor[None]).astype(self._dtype, copy=False)
 
+    def try_fewer_threads(self, decided: Callable[[str], None], trial: ThreadTrial | None = None) -> bool:
+        """On the CPU with OpenVINO's default threads (no ``--cpu-threads``), compile the model again with one
+        thread fewer, on a thread of its own, and let the Lambda's loop pick one (``thread_trial``). ``decided``
+        gets a sentence for people once it has. False when there is nothing to try."""
+        if self._device != "CPU" or devices.cpu_threads() is not None or self._tried:
+            return False
+        self._tried = True
+        threads = self.threads
+        if threads < 2:
+            return False
+        config = {**self._config, "INFERENCE_NUM_THREADS": str(threads - 1), "ENABLE_CPU_PINNING": "NO"}
+
+        def compile_fewer() -> None:
+            try:
+                compiled = self._core.compile_model(self._target, self._device, config)
+                request = compiled.create_infer_request()
+                port = compiled.input(0)
+                request.infer({0: np.zeros(list(port.get_shape()), port.get_element_type().to_dtype())})  # warm
+                self._release_mapped_files()
+            except Exception as exc:  # noqa: BLE001 - the trial is optional: the Lambda goes on as it was
+                log.warning("%s: compiling with %d threads failed, keeping %d: %s", self.name, threads - 1, threads,
+                            exc)
+                return
+            with self._lock:
+                self._trial = _Trial(trial or ThreadTrial(), (threads, threads - 1), compiled, request, decided)
+
+        # not a daemon: a process that ends while OpenVINO compiles on a daemon thread aborts in C++ (terminate)
+        threading.Thread(target=compile_fewer, name="openvino-fewer-threads").start()
+        return True
+
+    def _release_mapped_files(self) -> None:
+        """The compile for the trial mapped the weights (or the cached blob) again: give those pages back."""
+        files = [Path(self._target).with_suffix(".bin").resolve()] if isinstance(self._target, str) else []
+        files += blobs(self._config.get("CACHE_DIR", ""))
+        released = sum(release_mapped_file(f) for f in files)
+        log.debug("%s: released %d MB of mapped weights", self.name, released >> 20)
+
+    def _request_for_this_call(self) -> ov.InferRequest:
+        """The default request, or during the trial the one whose turn it is; ends the trial once it has chosen."""
+        t = self._trial
+        if t is None:
+            return self._request
+        candidate = t.trial.next_call(time.perf_counter())
+        self.threads = t.threads[candidate]
+        if t.trial.chosen is None:
+            return t.request if candidate else self._request
+        if t.trial.chosen:
+            self._compiled, self._request = t.compiled, t.request
+        self._trial, self._threads_shown = None, True  # the other compiled model is released here
+        rates, kept = t.trial.rates(), t.trial.chosen
+        try:
+            t.decided(f"OpenVINO runs {self.name} on {t.threads[kept]} thread{'s' if t.threads[kept] != 1 else ''}: "
+                      f"the Lambda's loop ran {rates[kept]:.1f}/s with {t.threads[kept]} and "
+                      f"{rates[1 - kept]:.1f}/s with {t.threads[1 - kept]}")
+        except Exception:  # noqa: BLE001 - a report that fails must not fail the Lambda's inference
+            log.exception("%s: reporting the threads kept failed", self.name)
+        return self._request
+
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Run on one input tensor already in the network's layout; outputs in the graph's order (copied)."""
         with self._lock:
-            self._request.infer({0: tensor})
-            return [np.array(self._request.get_output_tensor(i).data) for i in range(len(self._out_names))]
+            request = self._request_for_this_call()
+            request.infer({0: tensor})
+            return [np.array(request.get_output_tensor(i).data) for i in range(len(self._out_names))]
 
     def infer(self, frame: np.ndarray) -> dict[str, np.ndarray]:
         outputs = self.run(self.prepare(frame))

@@ -17,6 +17,8 @@ class InferenceModel(Protocol):
     original model's output was, so ``parseResult`` and Lambdas that parse raw outputs work unchanged;
     ``output_shapes`` gives each output's shape before flattening. ``graph`` is the ``openvino.Model``
     actually run (the performance model reads it). ``runs_on()`` says what runs it here ('CPU (f32)').
+    A model may also have ``try_fewer_threads(decided)`` (``OpenVINOModel``, the substitutes): ``awscam.Model``
+    calls it once an unpaced Lambda has run a few seconds (``thread_trial``).
     """
 
     name: str
