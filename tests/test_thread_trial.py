@@ -117,3 +117,26 @@ def test_nothing_is_tried_with_threads_asked_for_or_twice(hotdog_ir, monkeypatch
         pytest.skip("one OpenVINO thread here")
     assert model.try_fewer_threads(lambda text: None)
     assert not model.try_fewer_threads(lambda text: None)
+
+
+def test_a_failed_compile_for_the_trial_keeps_the_default_and_inference_goes_on(hotdog_ir, caplog):
+    model = OpenVINOModel(devices.core().read_model(str(hotdog_ir)), "CPU", "efficientnet-lite3")
+    if model.threads < 2:
+        pytest.skip("one OpenVINO thread here")
+
+    class Refusing:  # the process's Core, but refusing the second compile (as a full disk or a plugin fault would)
+        def compile_model(self, *args, **kwargs):
+            raise RuntimeError("no room for a second compiled model")
+
+    model._core = Refusing()
+    with caplog.at_level("WARNING", logger="simulator.inference.adapter"):
+        assert model.try_fewer_threads(lambda text: pytest.fail(f"nothing was tried, yet: {text}"))
+        deadline = time.monotonic() + 30
+        while "compiling with" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    fewer = f"{model.threads - 1} thread{'s' if model.threads - 1 != 1 else ''}"
+    assert f"efficientnet-lite3: compiling with {fewer} failed, keeping {model.threads}: no room for a second " \
+           "compiled model" in caplog.text
+    before = model.threads
+    out = model.infer(np.zeros((*model.input_hw, 3), np.uint8))
+    assert out and model.threads == before and model.runs_on() == "CPU (f32)"

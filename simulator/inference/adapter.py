@@ -43,6 +43,10 @@ def channels_first(port: ov.Output, dims: list[int]) -> bool:
     return dims[1] in (1, 3) and dims[3] not in (1, 3)
 
 
+def _threads(n: int) -> str:
+    return f"{n} thread{'s' if n != 1 else ''}"
+
+
 @dataclass(frozen=True)
 class _Trial:
     """The thread trial under way: the candidates' thread counts and the second candidate's compiled model."""
@@ -115,8 +119,7 @@ class OpenVINOModel:
             precision = ""
         details = [precision] if precision else []
         if "CPU" in device and self._threads_shown:
-            threads = self._cpu_threads()
-            details.append(f"{threads} thread{'s' if threads != 1 else ''}")
+            details.append(_threads(self._cpu_threads()))
         return f"{device} ({', '.join(details)})" if details else device
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
@@ -148,8 +151,8 @@ class OpenVINOModel:
                 request.infer({0: np.zeros(list(port.get_shape()), port.get_element_type().to_dtype())})  # warm
                 self._release_mapped_files()
             except Exception as exc:  # noqa: BLE001 - the trial is optional: the Lambda goes on as it was
-                log.warning("%s: compiling with %d threads failed, keeping %d: %s", self.name, threads - 1, threads,
-                            exc)
+                log.warning("%s: compiling with %s failed, keeping %d: %s", self.name, _threads(threads - 1),
+                            threads, exc)
                 return
             with self._lock:
                 self._trial = _Trial(trial or ThreadTrial(), (threads, threads - 1), compiled, request, decided)
@@ -179,7 +182,7 @@ class OpenVINOModel:
         self._trial, self._threads_shown = None, True  # the other compiled model is released here
         rates, kept = t.trial.rates(), t.trial.chosen
         try:
-            t.decided(f"OpenVINO runs {self.name} on {t.threads[kept]} thread{'s' if t.threads[kept] != 1 else ''}: "
+            t.decided(f"OpenVINO runs {self.name} on {_threads(t.threads[kept])}: "
                       f"the Lambda's loop ran {rates[kept]:.1f}/s with {t.threads[kept]} and "
                       f"{rates[1 - kept]:.1f}/s with {t.threads[1 - kept]}")
         except Exception:  # noqa: BLE001 - a report that fails must not fail the Lambda's inference
