@@ -8,10 +8,16 @@ import time
 import numpy as np
 import pytest
 
-from simulator.inference import devices
+from simulator.inference import adapter, devices
 from simulator.inference.adapter import OpenVINOModel
 from simulator.inference.store import ensure_model
-from simulator.inference.thread_trial import ThreadTrial
+from simulator.inference.thread_trial import MAX_SETTLE_S, LoadWatch, ThreadTrial, TrialTurn
+
+
+@pytest.fixture(autouse=True)
+def own_turn(monkeypatch):
+    """Each test has the process's trial turn to itself (a model of another test may still hold it)."""
+    monkeypatch.setattr(adapter, "TURN", TrialTurn())
 
 
 def drive(trial: ThreadTrial, period: dict[int, float], stall: tuple[int, float] | None = None) -> list[int]:
@@ -38,6 +44,10 @@ def test_the_faster_loop_is_kept_and_the_default_on_a_tie():
     assert drive(t := ThreadTrial(block_s=0.1), {0: 0.010, 1: 0.012})[-1] == 0 and t.chosen == 0
     assert drive(t := ThreadTrial(block_s=0.1), {0: 1 / 30, 1: 1 / 30})[-1] == 0  # a camera's 30 fps: a tie
     assert drive(t := ThreadTrial(block_s=0.1, margin=0.02), {0: 0.0101, 1: 0.0100})[-1] == 0  # 1 % is not enough
+    # tried again while one thread fewer runs: a tie keeps it, and the default needs the margin too
+    assert drive(t := ThreadTrial(block_s=0.1).fresh(incumbent=1), {0: 1 / 30, 1: 1 / 30})[-1] == 1
+    assert drive(ThreadTrial(block_s=0.1).fresh(1), {0: 0.0100, 1: 0.0101})[-1] == 1
+    assert drive(ThreadTrial(block_s=0.1).fresh(1), {0: 0.010, 1: 0.012})[-1] == 0
 
 
 def test_the_candidates_take_turns_abba_in_blocks_of_time_and_calls():
@@ -61,6 +71,55 @@ def test_a_stalled_block_or_a_switch_does_not_decide():
         first = trial._block != before
         now += (0.5 if first and candidate == 1 else 0.010 if candidate == 1 else 0.012)
     assert trial.chosen == 1
+
+
+def watch_calls(watch: LoadWatch, periods: list[tuple[float, float]]) -> list[float]:
+    """Call ``next_call`` every ``period`` s for ``seconds`` s, for each (period, seconds); the times it said True."""
+    now, said = watch.since, []
+    for period, seconds in periods:
+        end = now + seconds
+        while now < end:
+            if watch.next_call(now):
+                said.append(now - watch.since)
+            now += period
+    return said
+
+
+def test_the_watch_asks_again_when_the_loop_rate_has_moved_for_windows_in_a_row():
+    template = LoadWatch(window_s=1.0, window_calls=10, windows=2, drift=0.2, settle_s=5.0)
+    watch = template.started(rate=50.0, now=100.0)
+    assert (watch.rate, watch.since, watch.settle_s) == (50.0, 100.0, 5.0)
+    assert watch_calls(watch, [(1 / 55, 60.0)]) == []  # 10 % off: the same load
+    # a busy machine: the loop drops to 30/s after 10 s; two windows later it asks
+    said = watch_calls(template.started(50.0, 0.0), [(1 / 50, 10.0), (1 / 30, 10.0)])
+    assert said and 12.0 <= said[0] <= 13.1
+    # faster counts too (the load went away), and nothing is asked while settling
+    said = watch_calls(template.started(50.0, 0.0), [(1 / 80, 30.0)])
+    assert said and 7.0 <= said[0] <= 7.1
+    # a process stopped for 5 s in every window (a debugger, a suspended laptop) is not a slower loop
+    assert watch_calls(template.started(50.0, 0.0), [(1 / 50, 10.0), *[(5.0, 5.0), (1 / 50, 0.8)] * 6]) == []
+    # one window off is not enough
+    assert watch_calls(template.started(50.0, 0.0), [(1 / 50, 10.0), (1 / 30, 1.0), (1 / 50, 20.0)]) == []
+    # a slow loop still needs its calls per window
+    assert watch_calls(template.started(0.5, 0.0), [(3.0, 60.0)]) == []  # two windows of 10 calls: 60 s
+    assert watch_calls(template.started(0.5, 0.0), [(3.0, 70.0)]) == [66.0]
+    assert watch_calls(template.started(0.0, 0.0), [(1 / 10, 30.0)]) == []  # no rate: nothing to compare
+
+
+def test_one_trial_at_a_time_and_a_holder_that_is_gone_or_stale_gives_way():
+    turn, a, b = TrialTurn(stale_s=60.0), OpenVINOModel.__new__(OpenVINOModel), OpenVINOModel.__new__(OpenVINOModel)
+    assert turn.take(a, 0.0) and turn.take(a, 1.0)
+    assert not turn.take(b, 10.0)
+    turn.give(b)  # not b's to give
+    assert not turn.take(b, 20.0)
+    turn.give(a)
+    assert turn.take(b, 21.0)
+    assert turn.take(a, 21.0 + 60.0)  # b held it 60 s without choosing
+    turn.give(a)
+    c = OpenVINOModel.__new__(OpenVINOModel)
+    assert turn.take(c, 100.0)
+    del c  # a model dropped while its trial ran
+    assert turn.take(b, 101.0)
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +199,64 @@ def test_a_failed_compile_for_the_trial_keeps_the_default_and_inference_goes_on(
     before = model.threads
     out = model.infer(np.zeros((*model.input_hw, 3), np.uint8))
     assert out and model.threads == before and model.runs_on() == "CPU (f32)"
+
+
+def loop_model(model: OpenVINOModel, extra: dict[int, float], until, seconds: float = 60.0) -> None:
+    """Run ``model`` as a Lambda's loop would, with ``extra`` seconds of other work after an inference on that many
+    threads, until ``until()`` is true."""
+    tensor = model.prepare(np.random.default_rng(1).integers(0, 255, (*model.input_hw, 3), dtype=np.uint8))
+    deadline = time.monotonic() + seconds
+    while not until():
+        assert time.monotonic() < deadline, f"not done within {seconds} s"
+        model.run(tensor)
+        time.sleep(extra.get(model.threads, 0.0))
+
+
+def test_the_threads_are_tried_again_when_the_load_changes_and_less_often_when_it_changes_nothing(hotdog_ir, caplog):
+    """Real OpenVINO: the default is kept while the other candidate's loop is slower; then the default's loop
+    slows down (as a busy machine would slow it): the watch sees the rate move, the two are tried again, and the
+    other is kept. A second move that slows both alike keeps the threads, and doubles the wait before the next."""
+    model = OpenVINOModel(devices.core().read_model(str(hotdog_ir)), "CPU", "efficientnet-lite3")
+    default = model.threads
+    if default < 2:
+        pytest.skip(f"OpenVINO runs on {default} thread here: there is no fewer to try")
+    fewer = default - 1
+    said: list[str] = []
+    watch = LoadWatch(window_s=0.3, window_calls=5, windows=2, drift=0.3, settle_s=0.3)
+    assert model.try_fewer_threads(said.append, ThreadTrial(block_s=0.15, blocks=2), watch)
+    loop_model(model, {fewer: 0.03}, lambda: len(said) == 1)
+    assert model.threads == default and f"on {_n(default)}" in said[0]
+    with caplog.at_level("INFO", logger="simulator.inference.adapter"):
+        loop_model(model, {default: 0.06, fewer: 0.0}, lambda: len(said) == 2)
+    assert f"trying {_n(default)} and {_n(fewer)} again" in caplog.text
+    assert model.threads == fewer and f"on {_n(fewer)}" in said[1]
+    assert model.runs_on() == f"CPU (f32, {_n(fewer)})"
+    assert model._trials.settle_s == watch.settle_s  # it changed the threads: the watch starts over as it was
+    loop_model(model, {default: 0.25, fewer: 0.25}, lambda: len(said) == 3)  # both slow: a tie keeps them
+    assert model.threads == fewer and model._trials.settle_s == 2 * watch.settle_s
+    assert min(2 ** 20 * watch.settle_s, MAX_SETTLE_S) == MAX_SETTLE_S
+
+
+def _n(threads: int) -> str:
+    return f"{threads} thread{'s' if threads != 1 else ''}"
+
+
+def test_two_models_of_one_lambda_take_turns(hotdog_ir):
+    """A Lambda that runs two models in its loop: their trials would time each other's candidates, so the second
+    waits until the first has chosen."""
+    core = devices.core()
+    models = [OpenVINOModel(core.read_model(str(hotdog_ir)), "CPU", f"model {i}") for i in (1, 2)]
+    if models[0].threads < 2:
+        pytest.skip("one OpenVINO thread here")
+    said: list[str] = []
+    for m in models:
+        assert m.try_fewer_threads(said.append, ThreadTrial(block_s=0.1, blocks=2), LoadWatch(settle_s=3600))
+    tensor = models[0].prepare(np.zeros((*models[0].input_hw, 3), np.uint8))
+    overlapped, deadline = False, time.monotonic() + 60
+    while len(said) < 2:
+        assert time.monotonic() < deadline, f"both trials did not choose within 60 s: {said}"
+        for m in models:
+            m.run(tensor)
+        overlapped |= all(m._trial is not None or m._trials.compiling for m in models)
+    assert not overlapped
+    assert said[0].startswith("OpenVINO runs model 1 on") and said[1].startswith("OpenVINO runs model 2 on")

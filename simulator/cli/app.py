@@ -72,7 +72,7 @@ def _run_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpu-threads", type=int, metavar="N",
                    help="OpenVINO CPU threads for the Lambda's inference, left unpinned (default: OpenVINO's own, "
                         "one per core, pinned, or one fewer if the Lambda's loop runs faster so: both are tried "
-                        "once it runs); fewer leave cores to other programs")
+                        "once it runs, and again when its rate moves); fewer leave cores to other programs")
     p.add_argument("--every-frame", action="store_true",
                    help="a video file (or images) advances one frame each time the Lambda reads one: every frame "
                         "inferred in order, at the Lambda's pace, for repeatable results on a recorded clip")

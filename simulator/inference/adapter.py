@@ -21,7 +21,7 @@ from simulator.inference import devices
 from simulator.inference.layout import to_hwc
 from simulator.inference.mapped import blobs, release_mapped_file
 from simulator.inference.telemetry_off import conversion_telemetry_off
-from simulator.inference.thread_trial import ThreadTrial
+from simulator.inference.thread_trial import MAX_SETTLE_S, TURN, LoadWatch, ThreadTrial
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,31 @@ def _threads(n: int) -> str:
 
 @dataclass(frozen=True)
 class _Trial:
-    """The thread trial under way: the candidates' thread counts and the second candidate's compiled model."""
+    """The thread trial under way: the other candidate's compiled model (``other``: 0 OpenVINO's default threads,
+    1 one fewer; the model's own request runs the rest)."""
 
     trial: ThreadTrial
-    threads: tuple[int, int]
+    other: int
     compiled: ov.CompiledModel
     request: ov.InferRequest
+
+
+@dataclass
+class _Trials:
+    """A model's thread trials: the candidates (0: OpenVINO's default threads, 1: one fewer), which one runs, and
+    the watch that asks for the next trial."""
+
+    threads: tuple[int, int]
+    configs: tuple[dict[str, str], dict[str, str]]
     decided: Callable[[str], None]
+    trial: ThreadTrial  # the first trial (later ones: fresh ones with its settings)
+    watch_template: LoadWatch
+    running: int = 0
+    rounds: int = 0  # trials that chose
+    wanted: bool = True
+    compiling: bool = False
+    watch: LoadWatch | None = None
+    settle_s: float = 0.0
 
 
 class OpenVINOModel:
@@ -89,7 +107,7 @@ class OpenVINOModel:
         self._lock = threading.Lock()  # one request: Lambda threads take turns
         self.threads = self._cpu_threads()  # CPU inference threads of the last call's request (0: not the CPU)
         self._trial: _Trial | None = None  # see try_fewer_threads
-        self._tried = False
+        self._trials: _Trials | None = None
         self._threads_shown = devices.cpu_threads() is not None
         self._out_names = [o.any_name if o.names else f"output{i}" for i, o in enumerate(self._compiled.outputs)]
         self.output_shapes: dict[str, tuple[int, ...]] = {
@@ -131,35 +149,49 @@ class OpenVINOModel:
         tensor = hwc.transpose(2, 0, 1) if self.nchw else hwc
         return np.ascontiguousarray(tensor[None]).astype(self._dtype, copy=False)
 
-    def try_fewer_threads(self, decided: Callable[[str], None], trial: ThreadTrial | None = None) -> bool:
+    def try_fewer_threads(self, decided: Callable[[str], None], trial: ThreadTrial | None = None,
+                          watch: LoadWatch | None = None) -> bool:
         """On the CPU with OpenVINO's default threads (no ``--cpu-threads``), compile the model again with one
-        thread fewer, on a thread of its own, and let the Lambda's loop pick one (``thread_trial``). ``decided``
-        gets a sentence for people once it has. False when there is nothing to try."""
-        if self._device != "CPU" or devices.cpu_threads() is not None or self._tried:
+        thread fewer, on a thread of its own, and let the Lambda's loop pick one (``thread_trial``); try them
+        again when the loop's rate has moved since (``watch``). ``decided`` gets a sentence for people each time
+        it has chosen. False when there is nothing to try."""
+        if self._device != "CPU" or devices.cpu_threads() is not None or self._trials is not None:
             return False
-        self._tried = True
-        threads = self.threads
-        if threads < 2:
+        if self.threads < 2:
             return False
-        config = {**self._config, "INFERENCE_NUM_THREADS": str(threads - 1), "ENABLE_CPU_PINNING": "NO"}
-
-        def compile_fewer() -> None:
-            try:
-                compiled = self._core.compile_model(self._target, self._device, config)
-                request = compiled.create_infer_request()
-                port = compiled.input(0)
-                request.infer({0: np.zeros(list(port.get_shape()), port.get_element_type().to_dtype())})  # warm
-                self._release_mapped_files()
-            except Exception as exc:  # noqa: BLE001 - the trial is optional: the Lambda goes on as it was
-                log.warning("%s: compiling with %s failed, keeping %d: %s", self.name, _threads(threads - 1),
-                            threads, exc)
-                return
-            with self._lock:
-                self._trial = _Trial(trial or ThreadTrial(), (threads, threads - 1), compiled, request, decided)
-
-        # not a daemon: a process that ends while OpenVINO compiles on a daemon thread aborts in C++ (terminate)
-        threading.Thread(target=compile_fewer, name="openvino-fewer-threads").start()
+        fewer = {**self._config, "INFERENCE_NUM_THREADS": str(self.threads - 1), "ENABLE_CPU_PINNING": "NO"}
+        self._trials = _Trials((self.threads, self.threads - 1), (self._config, fewer), decided,
+                               trial or ThreadTrial(), watch or LoadWatch())
+        with self._lock:
+            self._start_trial(time.perf_counter())
         return True
+
+    def _start_trial(self, now: float) -> None:
+        """Compile the candidate not running on a thread of its own, once this process has no other trial."""
+        ts = self._trials
+        if ts is None or not ts.wanted or ts.compiling or not TURN.take(self, now):
+            return
+        ts.wanted, ts.compiling = False, True
+        other = 1 - ts.running
+        # not a daemon: a process that ends while OpenVINO compiles on a daemon thread aborts in C++ (terminate)
+        threading.Thread(target=self._compile_other, args=(ts, other), name="openvino-threads-trial").start()
+
+    def _compile_other(self, ts: _Trials, other: int) -> None:
+        try:
+            compiled = self._core.compile_model(self._target, self._device, ts.configs[other])
+            request = compiled.create_infer_request()
+            port = compiled.input(0)
+            request.infer({0: np.zeros(list(port.get_shape()), port.get_element_type().to_dtype())})  # warm
+            self._release_mapped_files()
+        except Exception as exc:  # noqa: BLE001 - the trial is optional: the Lambda goes on as it was
+            log.warning("%s: compiling with %s failed, keeping %d: %s", self.name, _threads(ts.threads[other]),
+                        ts.threads[ts.running], exc)
+            ts.compiling = False  # and not wanted again: the watch is not started
+            TURN.give(self)
+            return
+        with self._lock:
+            ts.compiling = False
+            self._trial = _Trial(ts.trial.fresh(ts.running) if ts.rounds else ts.trial, other, compiled, request)
 
     def _release_mapped_files(self) -> None:
         """The compile for the trial mapped the weights (or the cached blob) again: give those pages back."""
@@ -169,22 +201,36 @@ class OpenVINOModel:
         log.debug("%s: released %d MB of mapped weights", self.name, released >> 20)
 
     def _request_for_this_call(self) -> ov.InferRequest:
-        """The default request, or during the trial the one whose turn it is; ends the trial once it has chosen."""
-        t = self._trial
-        if t is None:
+        """The running request, or during a trial the one whose turn it is; ends the trial once it has chosen, and
+        starts one again when the watch says the loop's rate has moved."""
+        now = time.perf_counter()
+        t, ts = self._trial, self._trials
+        if ts is None:
             return self._request
-        candidate = t.trial.next_call(time.perf_counter())
-        self.threads = t.threads[candidate]
+        if t is None:
+            if ts.watch is not None and ts.watch.next_call(now):
+                log.info("%s: the Lambda's loop now runs %.1f/s, against %.1f/s when its threads were chosen: "
+                         "trying %s and %s again", self.name, ts.watch.seen, ts.watch.rate, *map(_threads, ts.threads))
+                ts.watch, ts.wanted = None, True
+            self._start_trial(now)
+            return self._request
+        candidate = t.trial.next_call(now)
+        self.threads = ts.threads[candidate]
         if t.trial.chosen is None:
-            return t.request if candidate else self._request
-        if t.trial.chosen:
+            return t.request if candidate == t.other else self._request
+        kept, before = t.trial.chosen, ts.running
+        if kept == t.other:
             self._compiled, self._request = t.compiled, t.request
-        self._trial, self._threads_shown = None, True  # the other compiled model is released here
-        rates, kept = t.trial.rates(), t.trial.chosen
+        self._trial, self._threads_shown, ts.running = None, True, kept  # the other compiled model is released here
+        TURN.give(self)
+        rates = t.trial.rates()
+        ts.settle_s = min(ts.settle_s * 2, MAX_SETTLE_S) if ts.rounds and kept == before else ts.watch_template.settle_s
+        ts.rounds += 1
+        ts.watch = ts.watch_template.started(rates[kept], now, ts.settle_s)
         try:
-            t.decided(f"OpenVINO runs {self.name} on {_threads(t.threads[kept])}: "
-                      f"the Lambda's loop ran {rates[kept]:.1f}/s with {t.threads[kept]} and "
-                      f"{rates[1 - kept]:.1f}/s with {t.threads[1 - kept]}")
+            ts.decided(f"OpenVINO runs {self.name} on {_threads(ts.threads[kept])}: "
+                       f"the Lambda's loop ran {rates[kept]:.1f}/s with {ts.threads[kept]} and "
+                       f"{rates[1 - kept]:.1f}/s with {ts.threads[1 - kept]}")
         except Exception:  # noqa: BLE001 - a report that fails must not fail the Lambda's inference
             log.exception("%s: reporting the threads kept failed", self.name)
         return self._request

@@ -18,7 +18,8 @@ class InferenceModel(Protocol):
     ``output_shapes`` gives each output's shape before flattening. ``graph`` is the ``openvino.Model``
     actually run (the performance model reads it). ``runs_on()`` says what runs it here ('CPU (f32)').
     A model may also have ``try_fewer_threads(decided)`` (``OpenVINOModel``, the substitutes): ``awscam.Model``
-    calls it once an unpaced Lambda has run a few seconds (``thread_trial``).
+    calls it once an unpaced Lambda has run a few seconds (``thread_trial``; the model tries them again when the
+    Lambda's loop rate moves).
     """
 
     name: str

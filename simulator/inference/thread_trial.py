@@ -10,6 +10,13 @@ is the Lambda's loop, from one inference to the next: all it does and all it wai
 faster (the median block, so that a block in which the process was stopped or the machine stalled does not decide)
 is kept, OpenVINO's default unless the other is ``margin`` faster, and the other is released.
 
+The machine's load can change after that (a browser or a build started beside the simulator), and with it the
+answer. ``LoadWatch`` keeps timing the loop: when it has run more than ``drift`` away from the rate it was chosen
+at, in ``windows`` windows in a row, the two are tried again. A trial that keeps the same threads doubles the wait
+before the next one may start (up to ``MAX_SETTLE_S``), so a load that comes and goes does not keep them trying.
+One trial runs at a time in a process: a Lambda with two models would otherwise time each model's candidates
+against the other's.
+
 Measured with ``bench/spine_interleaved.py`` on the 2-core test machine, idle, 4 MP clip, ``--every-frame``: one
 thread against OpenVINO's two, object detection 0.952/0.944/0.954 against 0.923/0.930 of the plain loop's rate,
 hot dog 0.964/0.980 against 0.927/0.901 (runs alternated within the same half hour).
@@ -18,9 +25,12 @@ hot dog 0.964/0.980 against 0.927/0.901 (runs alternated within the same half ho
 from __future__ import annotations
 
 import statistics
+import threading
+import weakref
 from dataclasses import dataclass, field
 
 ORDER = (0, 1, 1, 0)  # ABBA: a drift in the machine's speed falls on both alike
+MAX_SETTLE_S = 600.0
 
 
 @dataclass
@@ -36,6 +46,7 @@ class ThreadTrial:
     block_calls: int = 5
     blocks: int = 6  # blocks per candidate
     margin: float = 0.02  # the other candidate is kept only if its median block ran this much faster
+    incumbent: int = 0  # the candidate kept on a tie: OpenVINO's default, or in a trial run again the one running
     chosen: int | None = None
     blocks_run: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))  # calls/s of each block
     _periods: list[float] = field(default_factory=list)  # this block's counted periods
@@ -66,11 +77,87 @@ class ThreadTrial:
         self._block_calls += 1
         return self.candidate
 
+    def fresh(self, incumbent: int) -> ThreadTrial:
+        """A new trial with the same settings, ``incumbent`` kept on a tie (for a trial run again)."""
+        return ThreadTrial(block_s=self.block_s, block_calls=self.block_calls, blocks=self.blocks, margin=self.margin,
+                           incumbent=incumbent)
+
     def rates(self) -> tuple[float, float]:
         """Calls per second of each candidate's median block (0.0 before it has a block)."""
         default, fewer = (statistics.median(b) if b else 0.0 for b in self.blocks_run)
         return default, fewer
 
     def decide(self) -> int:
-        default, fewer = self.rates()
-        return 1 if fewer > 0 and default > 0 and fewer * (1.0 - self.margin) > default else 0
+        rates, other = self.rates(), 1 - self.incumbent
+        faster = min(rates) > 0 and rates[other] * (1.0 - self.margin) > rates[self.incumbent]
+        return other if faster else self.incumbent
+
+
+@dataclass
+class LoadWatch:
+    """After a choice, the Lambda's loop in windows of ``window_s`` (and at least ``window_calls`` calls):
+    ``next_call(now)`` turns True once ``windows`` windows in a row ran more than ``drift`` away from ``rate``, the
+    calls/s the kept candidate ran at in the trial. A window's rate is that of its median period from one call to
+    the next, so a process stopped for a while (a debugger, a suspended laptop) does not count as a slower loop.
+    Windows start ``settle_s`` after ``since`` (the choice)."""
+
+    window_s: float = 5.0
+    window_calls: int = 10
+    windows: int = 2
+    drift: float = 0.2
+    settle_s: float = 30.0
+    rate: float = 0.0
+    since: float = 0.0
+    seen: float = 0.0  # calls/s of the last window
+    _start: float | None = None
+    _last: float = 0.0
+    _periods: list[float] = field(default_factory=list)
+    _off: int = 0  # windows in a row away from ``rate``
+
+    def started(self, rate: float, now: float, settle_s: float | None = None) -> LoadWatch:
+        """A watch with these settings from a choice made ``now`` at ``rate`` calls/s."""
+        return LoadWatch(window_s=self.window_s, window_calls=self.window_calls, windows=self.windows,
+                         drift=self.drift, settle_s=self.settle_s if settle_s is None else settle_s, rate=rate,
+                         since=now)
+
+    def next_call(self, now: float) -> bool:
+        if self.rate <= 0 or now - self.since < self.settle_s:
+            return False
+        if self._start is None:
+            self._start = self._last = now
+            return False
+        self._periods.append(now - self._last)
+        self._last = now
+        if now - self._start < self.window_s or len(self._periods) < self.window_calls:
+            return False
+        self.seen = 1.0 / max(statistics.median(self._periods), 1e-9)
+        self._off = self._off + 1 if abs(self.seen / self.rate - 1.0) > self.drift else 0
+        self._start, self._periods = now, []
+        return self._off >= self.windows
+
+
+class TrialTurn:
+    """Whose trial runs in this process: one at a time. A holder whose trial has not chosen within ``stale_s``
+    (its model is no longer called) loses the turn to the next model that asks."""
+
+    def __init__(self, stale_s: float = 60.0) -> None:
+        self.stale_s = stale_s
+        self._lock = threading.Lock()
+        self._owner: weakref.ref | None = None
+        self._since = 0.0
+
+    def take(self, owner: object, now: float) -> bool:
+        with self._lock:
+            held = self._owner() if self._owner is not None else None
+            if held is not None and held is not owner and now - self._since < self.stale_s:
+                return False
+            self._owner, self._since = weakref.ref(owner), now
+            return True
+
+    def give(self, owner: object) -> None:
+        with self._lock:
+            if self._owner is not None and self._owner() is owner:
+                self._owner = None
+
+
+TURN = TrialTurn()

@@ -46,8 +46,8 @@ class SubstituteModel:
     def runs_on(self) -> str:
         return self.net.runs_on()
 
-    def try_fewer_threads(self, decided, trial=None) -> bool:
-        return self.net.try_fewer_threads(decided, trial)
+    def try_fewer_threads(self, decided, trial=None, watch=None) -> bool:
+        return self.net.try_fewer_threads(decided, trial, watch)
 
     def bgr(self, frame: np.ndarray, size_hw: tuple[int, int] | None = None) -> np.ndarray:
         """The frame as uint8 HWC BGR at ``size_hw`` (the network's input size by default).
