@@ -115,8 +115,8 @@ def interleaved(sample: str, clip: Path, pairs: int, seconds: float) -> list[tup
                   f"{got['plain']:8.2f} {got['sim'] / got['plain']:6.3f}", flush=True)
         os.kill(lambda_pid, signal.SIGCONT)
         threads = getattr(device.camera.source, "threads", None)  # 0 once it fell behind (FFmpeg's own number)
-        print(f"{sample:>16} camera decoder threads at the end: {'one per core' if threads == 0 else threads}",
-              flush=True)
+        print(f"{sample:>16} camera decoder threads at the end: {'one per core' if threads == 0 else threads}; "
+              f"runs on {device.lambda_stats().get('runs_on')} (tried again when its loop's rate moves)", flush=True)
         return out
     finally:
         if plain.pid is not None:
