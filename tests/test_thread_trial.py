@@ -98,6 +98,8 @@ def test_the_watch_asks_again_when_the_loop_rate_has_moved_for_windows_in_a_row(
     assert said and 7.0 <= said[0] <= 7.1
     # a process stopped for 5 s in every window (a debugger, a suspended laptop) is not a slower loop
     assert watch_calls(template.started(50.0, 0.0), [(1 / 50, 10.0), *[(5.0, 5.0), (1 / 50, 0.8)] * 6]) == []
+    # a Lambda that calls the model twice a loop: short and long periods in turn, 50 calls/s all the same
+    assert watch_calls(template.started(50.0, 0.0), [*[(0.005, 0.005), (0.035, 0.035)] * 1500]) == []
     # one window off is not enough
     assert watch_calls(template.started(50.0, 0.0), [(1 / 50, 10.0), (1 / 30, 1.0), (1 / 50, 20.0)]) == []
     # a slow loop still needs its calls per window

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 ORDER = (0, 1, 1, 0)  # ABBA: a drift in the machine's speed falls on both alike
 MAX_SETTLE_S = 600.0
+PAUSE_S = 1.0  # a longer period between two calls, and five times the median one, is a pause (LoadWatch)
 
 
 @dataclass
@@ -97,9 +98,10 @@ class ThreadTrial:
 class LoadWatch:
     """After a choice, the Lambda's loop in windows of ``window_s`` (and at least ``window_calls`` calls):
     ``next_call(now)`` turns True once ``windows`` windows in a row ran more than ``drift`` away from ``rate``, the
-    calls/s the kept candidate ran at in the trial. A window's rate is that of its median period from one call to
-    the next, so a process stopped for a while (a debugger, a suspended laptop) does not count as a slower loop.
-    Windows start ``settle_s`` after ``since`` (the choice)."""
+    calls/s the kept candidate ran at in the trial. A window's rate is its calls over their time, leaving out a
+    pause of more than ``PAUSE_S`` and five times the median period from one call to the next, so a process stopped
+    for a while (a debugger, a suspended laptop) does not count as a slower loop. Windows start ``settle_s`` after
+    ``since`` (the choice)."""
 
     window_s: float = 5.0
     window_calls: int = 10
@@ -130,7 +132,9 @@ class LoadWatch:
         self._last = now
         if now - self._start < self.window_s or len(self._periods) < self.window_calls:
             return False
-        self.seen = 1.0 / max(statistics.median(self._periods), 1e-9)
+        longest = max(PAUSE_S, 5.0 * statistics.median(self._periods))
+        counted = [p for p in self._periods if p <= longest]
+        self.seen = len(counted) / max(sum(counted), 1e-9)
         self._off = self._off + 1 if abs(self.seen / self.rate - 1.0) > self.drift else 0
         self._start, self._periods = now, []
         return self._off >= self.windows
