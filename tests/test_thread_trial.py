@@ -217,7 +217,8 @@ def loop_model(model: OpenVINOModel, extra: dict[int, float], until, seconds: fl
 def test_the_threads_are_tried_again_when_the_load_changes_and_less_often_when_it_changes_nothing(hotdog_ir, caplog):
     """Real OpenVINO: the default is kept while the other candidate's loop is slower; then the default's loop
     slows down (as a busy machine would slow it): the watch sees the rate move, the two are tried again, and the
-    other is kept. A second move that slows both alike keeps the threads, and doubles the wait before the next."""
+    other is kept. A second move that slows both (the other a little more) keeps the threads, and doubles the wait
+    before the next."""
     model = OpenVINOModel(devices.core().read_model(str(hotdog_ir)), "CPU", "efficientnet-lite3")
     default = model.threads
     if default < 2:
@@ -234,7 +235,7 @@ def test_the_threads_are_tried_again_when_the_load_changes_and_less_often_when_i
     assert model.threads == fewer and f"on {_n(fewer)}" in said[1]
     assert model.runs_on() == f"CPU (f32, {_n(fewer)})"
     assert model._trials.settle_s == watch.settle_s  # it changed the threads: the watch starts over as it was
-    loop_model(model, {default: 0.25, fewer: 0.25}, lambda: len(said) == 3)  # both slow: a tie keeps them
+    loop_model(model, {default: 0.27, fewer: 0.25}, lambda: len(said) == 3)  # both slower: the same kept
     assert model.threads == fewer and model._trials.settle_s == 2 * watch.settle_s
     assert min(2 ** 20 * watch.settle_s, MAX_SETTLE_S) == MAX_SETTLE_S
 
