@@ -19,7 +19,7 @@ import openvino as ov
 
 from simulator.inference import devices
 from simulator.inference.layout import to_hwc
-from simulator.inference.mapped import blobs, release_mapped_file
+from simulator.inference.mapped import release_weights
 from simulator.inference.telemetry_off import conversion_telemetry_off
 from simulator.inference.thread_trial import MAX_SETTLE_S, TURN, LoadWatch, ThreadTrial
 
@@ -195,9 +195,8 @@ class OpenVINOModel:
 
     def _release_mapped_files(self) -> None:
         """The compile for the trial mapped the weights (or the cached blob) again: give those pages back."""
-        files = [Path(self._target).with_suffix(".bin").resolve()] if isinstance(self._target, str) else []
-        files += blobs(self._config.get("CACHE_DIR", ""))
-        released = sum(release_mapped_file(f) for f in files)
+        weights = Path(self._target).with_suffix(".bin") if isinstance(self._target, str) else None
+        released = release_weights(weights, self._config.get("CACHE_DIR", ""))
         log.debug("%s: released %d MB of mapped weights", self.name, released >> 20)
 
     def _request_for_this_call(self) -> ov.InferRequest:

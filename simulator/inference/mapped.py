@@ -37,3 +37,10 @@ def blobs(cache: str) -> list[Path]:
     """The compiled blobs in a cache folder ('': none). Importing one, the CPU plugin copies the weights out of
     its mapping: its pages can be released like the IR's."""
     return sorted(Path(cache).resolve().glob("*.blob")) if cache else []
+
+
+def release_weights(weights: Path | None, cache: str) -> int:
+    """After a compile: give back the pages of the IR's weights file (None: compiled from a graph in memory) and of
+    the cache folder's blobs. Bytes released."""
+    files = ([weights.resolve()] if weights is not None else []) + blobs(cache)
+    return sum(release_mapped_file(f) for f in files)

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 
 from ..adapter import OpenVINOModel
-from ..mapped import blobs, release_mapped_file
+from ..mapped import release_weights
 from ..store import ensure_model, file_cache_dir
 from .base import SSD_ROWS, SubstituteModel, ssd_output
 from .ssd_decode import load_heads, postprocess
@@ -72,7 +72,7 @@ class VocSsdFromCoco(SubstituteModel):
         self.net = OpenVINOModel(heads.graph, device, self.model_name, core=core,
                                  config={**(config or {}), "CACHE_DIR": cache}, source=heads.saved)
         self.model_hw = self.net.input_hw
-        released = sum(release_mapped_file(p) for p in (heads.weights.resolve(), *blobs(cache)))
+        released = release_weights(heads.weights, cache)
         log.debug("released %d MB of mapped weights", released >> 20)
 
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
