@@ -66,7 +66,7 @@ class _Trials:
     threads: tuple[int, int]
     configs: tuple[dict[str, str], dict[str, str]]
     decided: Callable[[str], None]
-    trial: ThreadTrial  # the first trial (later ones: fresh ones with its settings)
+    trial: ThreadTrial  # the settings of every trial (each runs a fresh one: ``ThreadTrial.fresh``)
     watch_template: LoadWatch
     running: int = 0
     rounds: int = 0  # trials that chose
@@ -191,7 +191,7 @@ class OpenVINOModel:
             return
         with self._lock:
             ts.compiling = False
-            self._trial = _Trial(ts.trial.fresh(ts.running) if ts.rounds else ts.trial, other, compiled, request)
+            self._trial = _Trial(ts.trial.fresh(ts.running), other, compiled, request)
 
     def _release_mapped_files(self) -> None:
         """The compile for the trial mapped the weights (or the cached blob) again: give those pages back."""
