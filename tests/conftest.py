@@ -174,7 +174,8 @@ def run_device():
 def pytest_collection_finish(session):
     """The Raspberry Pi resolutions (tests/test_requirements.py) mostly wait on downloads: when they are selected,
     start them now, so they run beside the other tests rather than after them."""
-    if any(item.nodeid.startswith("tests/test_requirements.py") for item in session.items):
+    if any(item.nodeid.startswith("tests/test_requirements.py") and item.get_closest_marker("network")
+           for item in session.items):
         from tests.support.pi_resolution import start_resolutions, stop_resolutions
 
         start_resolutions()

@@ -189,6 +189,9 @@ def test_a_failed_compile_for_the_trial_keeps_the_default_and_inference_goes_on(
         def compile_model(self, *args, **kwargs):
             raise RuntimeError("no room for a second compiled model")
 
+        def get_property(self, name):
+            return devices.core().get_property(name)
+
     model._core = Refusing()
     with caplog.at_level("WARNING", logger="simulator.inference.adapter"):
         assert model.try_fewer_threads(lambda text: pytest.fail(f"nothing was tried, yet: {text}"))

@@ -28,7 +28,7 @@ class BundledModel:
 
         log.info("local cloud: loading the bundled model %s (first use)", self._name)
         model = devices.core().read_model(str(ensure_model(self._name, progress=False)))
-        compiled = devices.core().compile_model(model, "CPU", devices.compile_config())
+        compiled = devices.compile_model(model, "CPU")
         return compiled, compiled.create_infer_request()
 
     def run(self, tensor: np.ndarray) -> dict[str, np.ndarray]:

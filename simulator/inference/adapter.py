@@ -102,7 +102,7 @@ class OpenVINOModel:
         cfg = dict(devices.compile_config(device) if config is None else config)
         target = str(source) if source is not None and not shape[0].is_dynamic else graph
         self._core, self._target, self._config, self._device = core or devices.core(), target, cfg, device
-        self._compiled = self._core.compile_model(target, device, cfg)
+        self._compiled = devices.compile_model(target, device, cfg, with_core=self._core)
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()  # one request: Lambda threads take turns
         self.threads = self._cpu_threads()  # CPU inference threads of the last call's request (0: not the CPU)
@@ -178,7 +178,7 @@ class OpenVINOModel:
 
     def _compile_other(self, ts: _Trials, other: int) -> None:
         try:
-            compiled = self._core.compile_model(self._target, self._device, ts.configs[other])
+            compiled = devices.compile_model(self._target, self._device, ts.configs[other], with_core=self._core)
             request = compiled.create_infer_request()
             port = compiled.input(0)
             request.infer({0: np.zeros(list(port.get_shape()), port.get_element_type().to_dtype())})  # warm

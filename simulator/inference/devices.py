@@ -1,4 +1,5 @@
-"""One OpenVINO Core per process, the device a Lambda's ``loading_config`` maps to, and compile settings.
+"""One OpenVINO Core per process, the device a Lambda's ``loading_config`` maps to, compile settings, and
+compiles that take turns on the model cache with other processes.
 
 ``{"GPU": 1}`` runs on OpenVINO's GPU device when this machine has one, on the CPU otherwise (said once).
 ``DEEPLENS_SIM_PRECISION`` (``f32``, ``f16``, ``bf16``) sets the inference precision hint; tests set ``f32``
@@ -13,12 +14,16 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from pathlib import Path
 
 import openvino as ov
+from filelock import FileLock, Timeout
 
 from simulator.config import CPU_THREADS_ENV as THREADS_ENV
 
 log = logging.getLogger(__name__)
+
+COMPILE_LOCK_WAIT_S = 120.0  # s another process may hold the model cache before a compile goes on without it
 
 
 @functools.cache
@@ -66,5 +71,26 @@ def compile_config(device: str = "CPU") -> dict[str, str]:
     return config
 
 
-def compile_model(model: ov.Model | str, device: str) -> ov.CompiledModel:
-    return core().compile_model(model, device, compile_config(device))
+def compile_model(target: ov.Model | str, device: str, config: dict[str, str] | None = None,
+                  with_core: ov.Core | None = None) -> ov.CompiledModel:
+    """``Core.compile_model`` (on this process's core unless ``with_core``), with OpenVINO's model cache folder
+    locked against other processes while it compiles into it or imports from it.
+
+    OpenVINO's cache is not safe across processes: one that looks up a blob another is still writing cannot
+    import it and removes it, and the writer then fails ("cannot set permissions: No such file or directory").
+    Devices of a fleet, or Lambdas restarted together, compile the same model at the same moment. Here they take
+    turns: the first compiles and writes the blob, the others then import it. After ``COMPILE_LOCK_WAIT_S`` (the
+    holder stopped in a debugger, say) the compile goes on without the cache, and says so."""
+    ov_core = with_core or core()
+    config = dict(compile_config(device) if config is None else config)
+    folder = config.get("CACHE_DIR", ov_core.get_property("CACHE_DIR"))
+    if not folder:
+        return ov_core.compile_model(target, device, config)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    try:
+        with FileLock(Path(folder) / ".compile.lock", timeout=COMPILE_LOCK_WAIT_S):
+            return ov_core.compile_model(target, device, config)
+    except Timeout:
+        log.warning("OpenVINO's model cache %s stayed locked by another process for %g s: compiling without it",
+                    folder, COMPILE_LOCK_WAIT_S)
+        return ov_core.compile_model(target, device, {**config, "CACHE_DIR": ""})

@@ -23,6 +23,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from filelock import FileLock
+
 from ..errors import ModelNotFoundError, SimulatorError
 from ..paths import cache_dir
 from ..progress import report
@@ -110,20 +112,9 @@ def _ir_valid(entry: ModelEntry, full: bool = False) -> bool:
         return False
 
 
-@contextlib.contextmanager
-def _locked():
+def _locked() -> FileLock:
     """One process at a time fetches or converts (other processes wait, then find the work done)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no cross-process lock, writes are still atomic renames
-        yield
-        return
-    with open(models_dir() / ".lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return FileLock(models_dir() / ".lock")
 
 
 # --- fetching and converting -------------------------------------------------------------------------------

@@ -7,17 +7,13 @@ restarts of the simulator; writes are atomic and serialised across processes wit
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-try:
-    import fcntl
-except ImportError:  # Windows: a single simulator process per store is assumed
-    fcntl = None  # type: ignore[assignment]
+from filelock import FileLock
 
 
 class ShadowError(Exception):
@@ -61,17 +57,9 @@ class ShadowStore:
         safe = "".join(c if c.isalnum() or c in "-_:." else "_" for c in thing)
         return self.folder / f"{safe}.json"
 
-    @contextlib.contextmanager
-    def _locked(self):
+    def _locked(self) -> FileLock:
         self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / ".lock", "a+") as lock:
-            if fcntl is not None:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                if fcntl is not None:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
+        return FileLock(self.folder / ".lock")
 
     def _load(self, thing: str) -> dict | None:
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import openvino as ov
 
-from simulator.inference.devices import core
+from simulator.inference.devices import compile_model, core
 
 
 def read_graph(path: str | Path) -> ov.Model:
@@ -36,10 +36,10 @@ def _dummy_input(port: ov.Output, rng: np.random.Generator) -> np.ndarray:
 
 
 def compile_for_host(graph: ov.Model, threads: int | None = None) -> ov.CompiledModel:
-    config: dict[str, str | int] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+    config = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
     if threads:
-        config["INFERENCE_NUM_THREADS"] = int(threads)
-    return core().compile_model(graph, "CPU", config)
+        config["INFERENCE_NUM_THREADS"] = str(int(threads))
+    return compile_model(graph, "CPU", config)
 
 
 def measure_host_ms(graph: ov.Model | ov.CompiledModel, iterations: int = 20, warmup: int = 3,
