@@ -8,7 +8,9 @@ of an inference; a webcam's small frames take little), so neither is assumed: on
 also compiled with one thread fewer, and the two take turns in blocks of calls (in the order ABBA). What is timed
 is the Lambda's loop, from one inference to the next: all it does and all it waits for. The one whose blocks ran
 faster (the median block, so that a block in which the process was stopped or the machine stalled does not decide)
-is kept, OpenVINO's default unless the other is ``margin`` faster, and the other is released.
+is kept, OpenVINO's default unless the other is ``margin`` faster, and the other is released. Blocks of a loop
+vary by a few per cent, about as much as the candidates may differ, so when the two medians are too close to tell
+apart (less than twice the standard error of their difference) more rounds follow, up to ``max_blocks``.
 
 The machine's load can change after that (a browser or a build started beside the simulator), and with it the
 answer. ``LoadWatch`` keeps timing the loop: when it has run more than ``drift`` away from the rate it was chosen
@@ -24,6 +26,7 @@ hot dog 0.964/0.980 against 0.927/0.901 (runs alternated within the same half ho
 
 from __future__ import annotations
 
+import math
 import statistics
 import threading
 import weakref
@@ -46,6 +49,7 @@ class ThreadTrial:
     block_s: float = 0.5
     block_calls: int = 5
     blocks: int = 6  # blocks per candidate
+    max_blocks: int = 16  # blocks per candidate at most, while the two are too close to tell apart
     margin: float = 0.02  # the other candidate is kept only if its median block ran this much faster
     incumbent: int = 0  # the candidate kept on a tie: OpenVINO's default, or in a trial run again the one running
     chosen: int | None = None
@@ -70,7 +74,8 @@ class ThreadTrial:
             if self._periods:
                 self.blocks_run[self.candidate].append(len(self._periods) / max(sum(self._periods), 1e-9))
                 self._periods = []
-            if self._block + 1 >= 2 * self.blocks:
+            done = self._block + 1
+            if done >= 2 * self.blocks and done % 2 == 0 and (done >= 2 * self.max_blocks or self.resolved()):
                 self.chosen = self.decide()
                 return self.chosen
             self._block, self._block_start, self._block_calls = self._block + 1, now, 0
@@ -80,13 +85,23 @@ class ThreadTrial:
 
     def fresh(self, incumbent: int) -> ThreadTrial:
         """A new trial with the same settings, ``incumbent`` kept on a tie (for a trial run again)."""
-        return ThreadTrial(block_s=self.block_s, block_calls=self.block_calls, blocks=self.blocks, margin=self.margin,
-                           incumbent=incumbent)
+        return ThreadTrial(block_s=self.block_s, block_calls=self.block_calls, blocks=self.blocks,
+                           max_blocks=self.max_blocks, margin=self.margin, incumbent=incumbent)
 
     def rates(self) -> tuple[float, float]:
         """Calls per second of each candidate's median block (0.0 before it has a block)."""
         default, fewer = (statistics.median(b) if b else 0.0 for b in self.blocks_run)
         return default, fewer
+
+    def resolved(self) -> bool:
+        """Whether the blocks so far decide: the two median blocks differ by more than twice the standard error of
+        their difference (a median's is about 1.25 standard deviations of its blocks over the square root of their
+        number), or the blocks do not vary at all."""
+        a, b = self.blocks_run
+        if min(len(a), len(b)) < 2:
+            return True
+        error = 1.2533 * math.sqrt(statistics.variance(a) / len(a) + statistics.variance(b) / len(b))
+        return error == 0.0 or abs(statistics.median(a) - statistics.median(b)) > 2.0 * error
 
     def decide(self) -> int:
         rates, other = self.rates(), 1 - self.incumbent
