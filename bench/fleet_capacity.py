@@ -3,14 +3,14 @@
 Method. For each N, ``Fleet`` runs N devices in this process exactly as ``main.py fleet`` does (one shared broker,
 one shared decoder of the bundled 720p demo clip, one web viewer each, thumbnails and info published): the
 object-detection sample (SSD-MobileNetV2 on OpenVINO's CPU plugin, f32) with the unpaced ``host`` profile. Once
-every device has published its first result, the run settles for ``--settle`` seconds, then for ``--seconds``
-seconds the Lambdas' own counters (inferences, publishes) are read at the start and the end of the window, and
-each device's latest doInference latency is sampled twice a second. Printed per N: results published per second
-in all, inferences per second in all, per-device latency (mean of the samples over all devices, and the slowest
-device's mean), and the ratio "total results/s with N devices / total results/s with one" — the goal is >= 0.9
-at N = 4: adding devices to a busy machine must not lose throughput, only share it. The load average
-(``os.getloadavg()``) before and after each run is printed too: the machine is shared, and other work on it
-lowers every figure.
+every device has published its first result, the run settles for ``--settle`` seconds (20 by default: a Lambda alone
+runs its thread trial, 6-16 s, first), then for ``--seconds`` seconds the Lambdas' own counters (inferences,
+publishes) are read at the start and the end of the window, and each device's latest doInference latency is sampled
+twice a second. Printed per N: results published per second in all, inferences per second in all, per-device latency
+(mean of the samples over all devices, and the slowest device's mean), and the ratio "total results/s with N devices
+/ total results/s with one" — the goal is >= 0.9 at N = 4: adding devices to a busy machine must not lose
+throughput, only share it. The load average (``os.getloadavg()``) before and after each run is printed too: the
+machine is shared, and other work on it lowers every figure.
 
 Each Lambda's OpenVINO gets the fleet's share of the cores (``FleetOptions.threads_per_device``: the physical
 cores divided among the devices, at least one thread each, unpinned; one device alone keeps OpenVINO's default).
@@ -26,7 +26,7 @@ demo clip's 30 fps, one device makes the clip's 30 results/s whatever the simula
 the demo clip's frames re-timed to F fps (written once to a temporary file; 120 leaves every device compute-bound
 on the 2-core test machine); the one-device run prints its rate, to be compared with the clip's rate.
 
-Usage: python bench/fleet_capacity.py [--devices 1 2 4 8] [--seconds 20] [--settle 5] [--rounds 1] [--json]
+Usage: python bench/fleet_capacity.py [--devices 1 2 4 8] [--seconds 20] [--settle 20] [--rounds 1] [--json]
                                       [--compare-openvino-default] [--clip-fps F]
 """
 
@@ -128,7 +128,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--devices", type=int, nargs="+", default=[1, 2, 4, 8])
     p.add_argument("--seconds", type=float, default=20.0)
-    p.add_argument("--settle", type=float, default=5.0)
+    p.add_argument("--settle", type=float, default=20.0)
     p.add_argument("--source", default="demo", help="camera source (default: the bundled 1280x720 demo clip)")
     p.add_argument("--rounds", type=int, default=1)
     p.add_argument("--json", action="store_true")
