@@ -1,8 +1,8 @@
 """Compiles into one OpenVINO model cache take turns across processes (``devices.compile_model``).
 
 OpenVINO's cache is not safe across processes: a process that looks up a blob another is still writing removes it,
-and the writer fails ("cannot set permissions: No such file or directory"). The window is a few tens of ms at the
-end of a compile, too narrow to hit on purpose in a test; what is tested is that two processes never compile into
+and the writer fails ("cannot set permissions: No such file or directory"). The window is under 0.1 s at the end
+of a compile, too narrow to hit on purpose in a test; what is tested is that two processes never compile into
 one folder at once, and that a folder held too long is passed over.
 """
 

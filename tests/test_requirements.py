@@ -3,7 +3,9 @@ aarch64 / CPython 3.11 / Raspberry Pi OS Bookworm (glibc 2.36) using binary whee
 aarch64 wheel fails here instead of on a user's Pi. The window's file is checked for Trixie (glibc 2.41).
 
 Both resolutions download a few hundred MB of wheels (the index serves no separate metadata), so they are started
-as soon as collection ends when these tests are selected (tests/conftest.py), and run while the other tests do."""
+as soon as collection ends when these tests are selected (tests/conftest.py), and run while the other tests do.
+
+pyproject.toml pins what the requirement files pin (checked here without the network)."""
 
 from __future__ import annotations
 
