@@ -20,14 +20,19 @@ def own_turn(monkeypatch):
     monkeypatch.setattr(adapter, "TURN", TrialTurn())
 
 
-def drive(trial: ThreadTrial, period: dict[int, float], stall: tuple[int, float] | None = None) -> list[int]:
+NOISE = (0.96, 1.04, 1.00, 0.97, 1.03)  # blocks of a real loop run some per cent slower or faster than others
+
+
+def drive(trial: ThreadTrial, period: dict[int, float], stall: tuple[int, float] | None = None,
+          noise: tuple[float, ...] = (1.0,)) -> list[int]:
     """Call ``next_call`` on a clock that advances ``period[candidate]`` after each call until the trial chooses;
-    ``stall``: (call number, seconds) added once, as a stopped process would. Returns the candidate of each call."""
+    ``stall``: (call number, seconds) added once, as a stopped process would; ``noise``: factors of the period, one
+    per block in turn. Returns the candidate of each call."""
     now, ran = 100.0, []
     while trial.chosen is None:
         candidate = trial.next_call(now)
         ran.append(candidate)
-        now += period[candidate]
+        now += period[candidate] * noise[trial._block % len(noise)]
         if stall is not None and len(ran) == stall[0]:
             now += stall[1]
     return ran
@@ -73,21 +78,12 @@ def test_a_stalled_block_or_a_switch_does_not_decide():
     assert trial.chosen == 1
 
 
-def drive_noisy(trial: ThreadTrial, period: dict[int, float]) -> ThreadTrial:
-    """``drive``, with each block's loop some per cent slower or faster than another's, as on a real machine."""
-    factors, now = (0.96, 1.04, 1.00, 0.97, 1.03), 0.0
-    while trial.chosen is None:
-        candidate = trial.next_call(now)
-        now += period[candidate] * factors[trial._block % len(factors)]
-    return trial
-
-
 def test_blocks_too_close_to_tell_apart_are_followed_by_more_up_to_a_limit():
-    trial = drive_noisy(ThreadTrial(block_s=0.1, blocks=6, max_blocks=16), {0: 0.011, 1: 0.010})
+    drive(trial := ThreadTrial(block_s=0.1, blocks=6, max_blocks=16), {0: 0.011, 1: 0.010}, noise=NOISE)
     assert trial.chosen == 1 and [len(b) for b in trial.blocks_run] == [6, 6]  # 10 % apart: clear at once
-    trial = drive_noisy(ThreadTrial(block_s=0.1, blocks=6, max_blocks=16), {0: 0.0105, 1: 0.010})
+    drive(trial := ThreadTrial(block_s=0.1, blocks=6, max_blocks=16), {0: 0.0105, 1: 0.010}, noise=NOISE)
     assert trial.chosen == 1 and 6 < len(trial.blocks_run[0]) == len(trial.blocks_run[1]) < 16  # 5 %: a few more
-    trial = drive_noisy(ThreadTrial(block_s=0.1, blocks=6, max_blocks=16), {0: 0.010, 1: 0.010})
+    drive(trial := ThreadTrial(block_s=0.1, blocks=6, max_blocks=16), {0: 0.010, 1: 0.010}, noise=NOISE)
     assert trial.chosen == 0 and [len(b) for b in trial.blocks_run] == [16, 16]  # the same: the limit, the default
     assert ThreadTrial(max_blocks=9).fresh(1).max_blocks == 9
 
