@@ -13,6 +13,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from simulator.cloud import CloudSnapshot, LocalCloud
@@ -255,6 +256,7 @@ def test_a_missing_model_is_a_clear_error_not_a_retried_500():
         raise ModelNotFoundError("model 'sface' is not in the cache", hint="python main.py models fetch sface")
 
     app = Gateway(moto_app=None, region="us-east-1", activity=Activity(), own={"rekognition": offline})
+    app.open()
     reply = Client(app).post("/", data="{}", headers={"X-Amz-Target": "RekognitionService.DetectFaces"})
     body = json.loads(reply.get_data())
     assert reply.status_code == 400 and reply.headers["x-amzn-ErrorType"] == "ModelNotFoundException"
@@ -274,3 +276,53 @@ def test_lazy_cloud_loads_at_the_first_call_and_saves_nothing_when_unused(tmp_pa
     unused = LocalCloud(tmp_path / "unused").start(lazy=True)
     unused.stop()
     assert not unused.booted and not (tmp_path / "unused").exists()
+
+
+def test_a_first_call_waits_until_the_saved_state_is_loaded_and_is_not_wiped_by_it(tmp_path, monkeypatch):
+    from simulator.cloud import persist
+
+    with LocalCloud(tmp_path / "state") as earlier:
+        client(earlier, "s3").put_object(Bucket="kept", Key="old", Body=b"saved")
+    real_load, loading = persist.load_state, threading.Event()
+
+    def slow_load(cloud):  # the cloud's own clients must get through while callers wait
+        loading.set()
+        real_load(cloud)
+        threading.Event().wait(1.0)  # a window in which a caller's request used to be answered
+
+    monkeypatch.setattr(persist, "load_state", slow_load)
+    lazy = LocalCloud(tmp_path / "state").start(lazy=True)
+    try:
+        s3 = client(lazy, "s3")
+        s3.put_object(Bucket="kept", Key="new", Body=b"first call")
+        assert loading.is_set() and lazy.booted  # answered after the load, not during it
+        assert s3.get_object(Bucket="kept", Key="old")["Body"].read() == b"saved"
+        assert s3.get_object(Bucket="kept", Key="new")["Body"].read() == b"first call"
+    finally:
+        lazy.stop()
+
+
+def test_a_cloud_that_cannot_load_answers_the_waiting_call_with_503(tmp_path, monkeypatch, caplog):
+    from simulator.cloud import persist
+
+    caplog.set_level(logging.DEBUG, logger="simulator.cloud.gateway")
+
+    def broken(cloud):  # fails once the caller's request is held at the door
+        for _ in range(300):
+            if any("waits for the local cloud to load" in r.getMessage() for r in caplog.records):
+                break
+            threading.Event().wait(0.1)
+        raise OSError("state folder unreadable")
+
+    monkeypatch.setattr(persist, "load_state", broken)
+    lazy = LocalCloud(tmp_path / "state").start(lazy=True)
+    try:
+        once = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+        s3 = boto3.client("s3", endpoint_url=lazy.endpoint, region_name="us-east-1", aws_access_key_id="other",
+                          aws_secret_access_key="other", config=once)
+        with pytest.raises(ClientError) as failure:
+            s3.put_object(Bucket="never-made", Key="k", Body=b"x")
+        assert failure.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+        assert not lazy.booted
+    finally:
+        lazy.stop()

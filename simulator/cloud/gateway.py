@@ -18,11 +18,15 @@ log = logging.getLogger(__name__)
 # An own handler answers a call with (status line, headers, body), or None to let moto answer it.
 Handler = Callable[[Call], "tuple[str, list[tuple[str, str]], bytes] | None"]
 MAX_CREATIONS = 3  # rounds of "create, then replay" for one request (a batch may name several tables)
+BOOT_WAIT_S = 120.0  # how long a caller's request waits for the cloud to finish loading its saved state
 
 
 class Gateway:
     """WSGI app: ``own`` maps a service name (``rekognition``, ``polly``) to the simulator's own handler;
-    everything else goes to ``moto_app``."""
+    everything else goes to ``moto_app``.
+
+    Until ``open()`` is called (the cloud has loaded its saved state), only the simulator's own clients are
+    answered; a caller's request waits, so it can neither see a half-loaded cloud nor be wiped by the load."""
 
     def __init__(self, moto_app, region: str, activity: Activity, own: dict[str, Handler] | None = None) -> None:
         self._moto = moto_app
@@ -31,9 +35,20 @@ class Gateway:
         self._own = dict(own or {})
         self._create_lock = threading.Lock()
         self._created: set[tuple[str, str, str]] = set()
+        self._opened = threading.Event()
+        self._failed = False
+
+    def open(self, failed: bool = False) -> None:
+        """Let callers' requests through (``failed``: the cloud could not load; answer them 503)."""
+        self._failed = failed
+        self._opened.set()
 
     def __call__(self, environ: dict, start_response):
         call = read_call(environ)
+        if call.access_key != INTERNAL_KEY_ID and not self._loaded(call):
+            status, headers, body = json_error("ServiceUnavailable", "the local cloud could not load", 503)
+            start_response(status, headers)
+            return [body]
         handler = self._own.get(call.service or "")
         if handler is not None:
             try:
@@ -70,6 +85,12 @@ class Gateway:
                 log.exception("could not note %s %s", call.service, call.action())
         start_response(reply.status, reply.headers)
         return reply.app_iter
+
+    def _loaded(self, call: Call) -> bool:
+        """Wait for the cloud to load its saved state; False when it could not."""
+        if not self._opened.is_set():
+            log.debug("a %s call waits for the local cloud to load its state", call.service or "caller's")
+        return self._opened.wait(BOOT_WAIT_S) and not self._failed
 
     @staticmethod
     def _refuse(refusal: Refusal, start_response):

@@ -20,6 +20,7 @@ from .snapshot import CloudSnapshot
 if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
 
+    from .gateway import Gateway
     from .rekognition import Rekognition
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class LocalCloud:
         self._requested_port = port
         self._port: int | None = None
         self._server: BaseWSGIServer | None = None
+        self._gateway: Gateway | None = None
         self._thread: threading.Thread | None = None
         self._clients: Clients | None = None
         self._activity = Activity(self.state_dir / "sns" / "messages.jsonl")
@@ -153,9 +155,9 @@ class LocalCloud:
             sock = self._sock
             self._booting = True
             try:
-                self._serve(sock)
-                self._clients = Clients(self.endpoint, self.region)
                 self._reset_moto()
+                gateway = self._serve(sock)  # answers only the cloud's own clients until opened
+                self._clients = Clients(self.endpoint, self.region)
                 self.state_dir.mkdir(parents=True, exist_ok=True)
                 from .persist import load_state
 
@@ -168,9 +170,10 @@ class LocalCloud:
                 sock.close()
                 self._sock = None
             self.booted = True
+            gateway.open()
         log.info("local cloud serving at %s (region %s, state in %s)", self.endpoint, self.region, self.state_dir)
 
-    def _serve(self, sock: socket.socket) -> None:
+    def _serve(self, sock: socket.socket) -> Gateway:
         from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
 
@@ -183,14 +186,15 @@ class LocalCloud:
                 log.debug("%s %s -> %s", self.command, self.path, code)
 
         self._rekognition = Rekognition(self.state_dir / "rekognition", self.region, self.get_object_version)
-        app = Gateway(_moto_app(), self.region, self._activity,
-                      own={"rekognition": self._rekognition.handle, "polly": Polly().handle})
+        app = self._gateway = Gateway(_moto_app(), self.region, self._activity,
+                                      own={"rekognition": self._rekognition.handle, "polly": Polly().handle})
         self._server = make_server(self.host, sock.getsockname()[1], app, threaded=True,
                                    request_handler=QuietHandler, fd=sock.fileno())
         self._port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="local-cloud", daemon=True)
         self._thread.start()
+        return app
 
     def _reset_moto(self) -> None:
         from moto.moto_api._internal.models import moto_api_backend
@@ -227,6 +231,9 @@ class LocalCloud:
 
     def _shutdown(self) -> None:
         global _running
+        gateway, self._gateway = self._gateway, None
+        if gateway is not None:  # a caller still waiting for the boot gets its answer
+            gateway.open(failed=not self.booted)
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
