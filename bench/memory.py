@@ -28,13 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def measure(extra: list[str], env: dict[str, str], settle: float) -> dict[str, tuple[int, int]]:
     cmd = [sys.executable, str(ROOT / "main.py"), "--mqtt-port", "0", "--http-port", "0", *extra]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        first = threading.Event()  # the terminal says "first result after X s" (headless; the window may not)
+        first = threading.Event()  # headless prints "first result after X s"; the window shows it, its log says
+        # "model ... loaded" just before the first inference
 
         def read() -> None:
             for line in proc.stdout or []:
-                if "first result after" in line:
+                if "first result after" in line or ("awscam: model" in line and "loaded" in line):
                     first.set()
 
         threading.Thread(target=read, daemon=True).start()
