@@ -109,6 +109,34 @@ def test_ctrl_c_stops_everything(tiny_artifacts, video_file):
     assert leftovers(thing, proc.pid) == []
 
 
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")
+def test_a_sigterm_to_the_whole_process_group_stops_everything_in_order(tiny_artifacts, video_file):
+    """What `timeout`, `kill -- -PGID` or a container stop send: every process of the group gets the signal at
+    once. The simulator stops its children itself, so none of them reports an end nobody asked for."""
+    thing = f"test_{uuid.uuid4().hex[:8]}"
+    proc = subprocess.Popen([*MAIN, "--headless", "--mqtt-port", "0", "--http-port", "0", "--thing-name", thing,
+                             "--source", str(video_file), "--artifacts", str(tiny_artifacts),
+                             "--project", str(ROOT / "tests/lambdas/style2018")],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert "viewer:" in proc.stdout.readline() + proc.stdout.readline()
+        assert "MQTT:" in proc.stdout.readline()
+        deadline = time.monotonic() + 60
+        while not any("simulator.runtime.host" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children()):
+            assert time.monotonic() < deadline, "the Lambda process never started"
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, err[-2000:]
+    assert "received SIGTERM: shutting down" in err
+    assert [line for line in err.splitlines() if " ERROR " in line or "unexpectedly" in line] == []
+    assert leftovers(thing, proc.pid) == []
+
+
 @pytest.mark.network
 def test_demo_runs_on_the_bundled_clip_and_exits_zero_on_ctrl_c(subscribe):
     """`python main.py --headless` on a machine without a webcam (as README's quick start), stopped with Ctrl-C

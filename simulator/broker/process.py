@@ -76,8 +76,11 @@ class BrokerProcess:
                 "simulator.broker.child"]
         fds = {name: sock.fileno() for name, sock in sockets.items()}
         try:
+            # its own session: a signal to the whole group (Ctrl-C, `timeout`, `kill -- -PGID`) reaches the
+            # simulator, which stops this process itself; it ends on its own when the simulator goes away (stdin)
             self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          pass_fds=tuple(fds.values()), env=env, text=True, bufsize=1)
+                                          pass_fds=tuple(fds.values()), env=env, text=True, bufsize=1,
+                                          start_new_session=os.name == "posix")
             threading.Thread(target=self._watch, args=(self._proc,), name="mqtt-broker-log", daemon=True).start()
             config = {"settings": settings.model_dump(mode="json"), "hosted": sorted(policy.hosted),
                       "issued": policy.issued(), "fds": fds,
