@@ -100,7 +100,8 @@ def test_headless_page_answers_at_once_and_shows_the_stage(tiny_artifacts, video
         while time.monotonic() < deadline:
             status = requests.get(url + "api/status", timeout=10).json()
             stages.append(status["startup"]["stage"])
-            if status["startup"]["ready"]:
+            # ready once the Lambda has inferred; its first message reaches the core's subscription a moment later
+            if status["startup"]["ready"] and status["startup"]["first_result_s"] is not None:
                 break
             time.sleep(0.2)
         assert "starting the Lambda" in stages, stages  # the Lambda sleeps at import: the page says so meanwhile
