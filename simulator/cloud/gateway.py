@@ -89,7 +89,7 @@ class Gateway:
     def _loaded(self, call: Call) -> bool:
         """Wait for the cloud to load its saved state; False when it could not."""
         if not self._opened.is_set():
-            log.debug("a %s call waits for the local cloud to load its state", call.service or "caller's")
+            log.debug("a call to %s waits for the local cloud to load its state", call.service or "an unnamed service")
         return self._opened.wait(BOOT_WAIT_S) and not self._failed
 
     @staticmethod
