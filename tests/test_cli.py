@@ -87,12 +87,12 @@ def test_port_in_use_is_reported_and_nothing_left_running(flag, tiny_artifacts):
     assert error_lines(result) == [f"error: {kind} port 127.0.0.1:{port} is already in use"]
 
 
-def test_ctrl_c_stops_everything(tiny_artifacts, video_file):
-    thing = f"test_{uuid.uuid4().hex[:8]}"
+def start_headless_until_the_lambda_runs(thing: str, tiny_artifacts, video_file, **popen) -> subprocess.Popen:
+    """`main.py --headless` on the style-2018 Lambda, once its banner is printed and its Lambda process exists."""
     proc = subprocess.Popen([*MAIN, "--headless", "--mqtt-port", "0", "--http-port", "0", "--thing-name", thing,
                              "--source", str(video_file), "--artifacts", str(tiny_artifacts),
                              "--project", str(ROOT / "tests/lambdas/style2018")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
     try:
         assert "viewer:" in proc.stdout.readline() + proc.stdout.readline()
         assert "MQTT:" in proc.stdout.readline()  # started (Ctrl-C while starting aborts the start: exit 130)
@@ -100,6 +100,17 @@ def test_ctrl_c_stops_everything(tiny_artifacts, video_file):
         while not any("simulator.runtime.host" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children()):
             assert time.monotonic() < deadline, "the Lambda process never started"
             time.sleep(0.2)
+    except BaseException:
+        proc.kill()
+        proc.communicate(timeout=60)
+        raise
+    return proc
+
+
+def test_ctrl_c_stops_everything(tiny_artifacts, video_file):
+    thing = f"test_{uuid.uuid4().hex[:8]}"
+    proc = start_headless_until_the_lambda_runs(thing, tiny_artifacts, video_file)
+    try:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=60)
     finally:
@@ -114,18 +125,8 @@ def test_a_sigterm_to_the_whole_process_group_stops_everything_in_order(tiny_art
     """What `timeout`, `kill -- -PGID` or a container stop send: every process of the group gets the signal at
     once. The simulator stops its children itself, so none of them reports an end nobody asked for."""
     thing = f"test_{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen([*MAIN, "--headless", "--mqtt-port", "0", "--http-port", "0", "--thing-name", thing,
-                             "--source", str(video_file), "--artifacts", str(tiny_artifacts),
-                             "--project", str(ROOT / "tests/lambdas/style2018")],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = start_headless_until_the_lambda_runs(thing, tiny_artifacts, video_file, start_new_session=True)
     try:
-        assert "viewer:" in proc.stdout.readline() + proc.stdout.readline()
-        assert "MQTT:" in proc.stdout.readline()
-        deadline = time.monotonic() + 60
-        while not any("simulator.runtime.host" in " ".join(p.cmdline()) for p in psutil.Process(proc.pid).children()):
-            assert time.monotonic() < deadline, "the Lambda process never started"
-            time.sleep(0.2)
         os.killpg(proc.pid, signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:

@@ -22,10 +22,10 @@ from simulator.errors import ConfigError, PortInUseError
 LAMBDA = Path(__file__).parent / "cloud" / "push_to_s3_lambda.py"
 
 
-def client(cloud: LocalCloud, service: str, region: str = "us-east-1"):
+def client(cloud: LocalCloud, service: str, region: str = "us-east-1", config: Config | None = None):
     """A second, independent boto3 client (explicit endpoint: nothing comes from this process's environment)."""
     return boto3.client(service, endpoint_url=cloud.endpoint, region_name=region,
-                        aws_access_key_id="other", aws_secret_access_key="other")
+                        aws_access_key_id="other", aws_secret_access_key="other", config=config)
 
 
 @pytest.fixture
@@ -317,9 +317,7 @@ def test_a_cloud_that_cannot_load_answers_the_waiting_call_with_503(tmp_path, mo
     monkeypatch.setattr(persist, "load_state", broken)
     lazy = LocalCloud(tmp_path / "state").start(lazy=True)
     try:
-        once = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-        s3 = boto3.client("s3", endpoint_url=lazy.endpoint, region_name="us-east-1", aws_access_key_id="other",
-                          aws_secret_access_key="other", config=once)
+        s3 = client(lazy, "s3", config=Config(retries={"total_max_attempts": 1, "mode": "standard"}))
         with pytest.raises(ClientError) as failure:
             s3.put_object(Bucket="never-made", Key="k", Body=b"x")
         assert failure.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
